@@ -1,0 +1,176 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Resource is a FHIR resource as its JSON object. Numbers are json.Number so that
+// decimals keep their exact text (1.50 stays 1.50).
+type Resource map[string]any
+
+// Parse decodes one JSON object. It does not check FHIR structure (see package validate).
+func Parse(data []byte) (Resource, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, &Error{Code: Invalid, Message: "malformed JSON: " + err.Error(),
+			Issues: []Issue{{Severity: "error", Code: "structure", Diagnostics: "malformed JSON: " + err.Error()}}}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &Error{Code: Invalid, Message: "malformed JSON: trailing data after the resource",
+			Issues: []Issue{{Severity: "error", Code: "structure", Diagnostics: "malformed JSON: trailing data after the resource"}}}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, &Error{Code: Invalid, Message: "a resource must be a JSON object",
+			Issues: []Issue{{Severity: "error", Code: "structure", Diagnostics: "a resource must be a JSON object"}}}
+	}
+	return Resource(m), nil
+}
+
+// Type returns resourceType, or "" when absent or not a string.
+func (r Resource) Type() string { s, _ := r["resourceType"].(string); return s }
+
+// ID returns id, or "" when absent or not a string.
+func (r Resource) ID() string { s, _ := r["id"].(string); return s }
+
+// Meta returns the meta object, creating it when absent.
+func (r Resource) Meta() map[string]any {
+	if m, ok := r["meta"].(map[string]any); ok {
+		return m
+	}
+	m := map[string]any{}
+	r["meta"] = m
+	return m
+}
+
+// VersionID returns meta.versionId, or "".
+func (r Resource) VersionID() string {
+	m, _ := r["meta"].(map[string]any)
+	s, _ := m["versionId"].(string)
+	return s
+}
+
+// Stamp sets the server-assigned id, meta.versionId and meta.lastUpdated.
+func (r Resource) Stamp(id string, version int64, updated time.Time) {
+	r["id"] = id
+	m := r.Meta()
+	m["versionId"] = fmt.Sprint(version)
+	m["lastUpdated"] = FormatInstant(updated)
+}
+
+// FormatInstant renders t as a FHIR instant in UTC with millisecond precision.
+func FormatInstant(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+
+// Clone returns a deep copy.
+func (r Resource) Clone() Resource { return cloneValue(map[string]any(r)).(map[string]any) }
+
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = cloneValue(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = cloneValue(e)
+		}
+		return s
+	default:
+		return v
+	}
+}
+
+// MarshalJSON writes resourceType, id and meta first, then the other elements in
+// name order, without HTML escaping (narratives are XHTML).
+func (r Resource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := r.encode(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (r Resource) encode(buf *bytes.Buffer) error {
+	keys := make([]string, 0, len(r))
+	for k := range r {
+		keys = append(keys, k)
+	}
+	rank := func(k string) int {
+		switch k {
+		case "resourceType":
+			return 0
+		case "id":
+			return 1
+		case "meta":
+			return 2
+		}
+		return 3
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		if a < b {
+			return -1
+		} else if a > b {
+			return 1
+		}
+		return 0
+	})
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	buf.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := enc.Encode(k); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode appends a newline
+		buf.WriteByte(':')
+		if err := encodeValue(buf, enc, r[k]); err != nil {
+			return fmt.Errorf("fhir: encode %s: %w", k, err)
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+func encodeValue(buf *bytes.Buffer, enc *json.Encoder, v any) error {
+	// Nested objects go through encode too, so contained and bundled resources keep
+	// resourceType first.
+	switch x := v.(type) {
+	case map[string]any:
+		return Resource(x).encode(buf)
+	case Resource:
+		return x.encode(buf)
+	case []any:
+		buf.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := encodeValue(buf, enc, e); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	}
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1)
+	return nil
+}
