@@ -1,0 +1,310 @@
+// Command hip runs HIP, the regional health information platform (区域全民健康信息平台).
+// It only parses configuration and wires packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hip-platform/hip/internal/bench"
+	"github.com/hip-platform/hip/internal/fhir/spec"
+	"github.com/hip-platform/hip/internal/fhir/validate"
+	"github.com/hip-platform/hip/internal/server"
+	"github.com/hip-platform/hip/internal/store"
+	"github.com/hip-platform/hip/internal/store/postgres"
+	"github.com/hip-platform/hip/internal/store/sqlite"
+)
+
+const usage = `hip — 区域全民健康信息平台 (regional health information platform)
+
+Usage:
+  hip serve   [--addr HOST:PORT] [--db PATH|postgres://…]   run the platform
+  hip migrate [--db PATH|postgres://…]                       apply database migrations
+  hip bench ingest [flags]                                   measure transaction ingest
+  hip version                                                print the version
+
+Environment: HIP_ADDR, HIP_DATABASE_URL (or HIP_DATABASE_URL_FILE), HIP_BASE_URL,
+HIP_MAX_BODY_BYTES, HIP_LOG_LEVEL (debug|info|warn|error).
+Run 'hip COMMAND --help' for a command's flags.
+`
+
+// Config is every setting of the binary, from flags over HIP_* environment.
+type Config struct {
+	Addr         string
+	DB           string
+	BaseURL      string
+	MaxBodyBytes int64
+	LogLevel     string
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hip:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(rest, stderr)
+	case "migrate":
+		return migrate(rest, stdout, stderr)
+	case "bench":
+		return benchCmd(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "hip", version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	if v == "" || v == "(devel)" {
+		return "dev"
+	}
+	return v
+}
+
+// env reads HIP_NAME, or the file named by HIP_NAME_FILE (for secrets).
+func env(name string) string {
+	if v := os.Getenv("HIP_" + name); v != "" {
+		return v
+	}
+	if f := os.Getenv("HIP_" + name + "_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return ""
+}
+
+func defaultString(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// flags declares the settings shared by commands on fs.
+func (c *Config) flags(fs *flag.FlagSet, withServer bool) {
+	fs.StringVar(&c.DB, "db", defaultString(env("DATABASE_URL"), "./hip-data/hip.db"),
+		"database: a SQLite file path or a postgres:// URL (HIP_DATABASE_URL)")
+	fs.StringVar(&c.LogLevel, "log-level", defaultString(env("LOG_LEVEL"), "info"), "log level: debug, info, warn, error")
+	if !withServer {
+		return
+	}
+	fs.StringVar(&c.Addr, "addr", defaultString(env("ADDR"), ":8080"), "listen address HOST:PORT (HIP_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("BASE_URL"), "public base URL of the FHIR API, e.g. https://hip.example.cn/fhir (HIP_BASE_URL)")
+	maxBody, _ := strconv.ParseInt(env("MAX_BODY_BYTES"), 10, 64)
+	if maxBody <= 0 {
+		maxBody = 16 << 20
+	}
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", maxBody, "request body limit in bytes (HIP_MAX_BODY_BYTES)")
+}
+
+func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+// openStore opens the backend that the database setting names.
+func openStore(ctx context.Context, dsn string) (store.Store, []string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, db.AppliedMigrations(), nil
+	}
+	db, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, db.AppliedMigrations(), nil
+}
+
+// newServer builds the FHIR server over st.
+func newServer(cfg *Config, st store.Store, log *slog.Logger) (*server.Server, error) {
+	defs, err := spec.Load()
+	if err != nil {
+		return nil, err
+	}
+	return server.New(server.Config{
+		Store:        st,
+		Definitions:  defs,
+		Validator:    validate.New(defs),
+		Logger:       log,
+		Version:      version(),
+		BaseURL:      cfg.BaseURL,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+}
+
+func serve(args []string, stderr io.Writer) error {
+	var cfg Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.flags(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, applied, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(applied) > 0 {
+		log.Info("applied migrations", "migrations", applied)
+	}
+	srv, err := newServer(&cfg, st, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("hip serving", "addr", ln.Addr().String(), "db", redactDSN(cfg.DB), "fhir", "/fhir")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// redactDSN hides a password in a database URL before it is logged.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			cred := dsn[i+3 : at]
+			if user, _, ok := strings.Cut(cred, ":"); ok {
+				return dsn[:i+3] + user + ":***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+func migrate(args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.flags(fs, false)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, applied, err := openStore(context.Background(), cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "database is up to date:", redactDSN(cfg.DB))
+		return nil
+	}
+	for _, m := range applied {
+		fmt.Fprintln(stdout, "applied", m)
+	}
+	return nil
+}
+
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "ingest" {
+		return errors.New("usage: hip bench ingest [flags]")
+	}
+	var cfg Config
+	var bc bench.IngestConfig
+	var url string
+	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.flags(fs, false)
+	fs.StringVar(&url, "url", "", "FHIR base URL of a running server; empty: start one in-process on --db")
+	fs.StringVar(&bc.BundlesDir, "bundles", "../shared/synthea", "directory of transaction bundles (*.json)")
+	fs.IntVar(&bc.Resources, "resources", 200000, "post until at least this many resources are in")
+	fs.IntVar(&bc.Clients, "clients", 4, "concurrent clients")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg.MaxBodyBytes = 64 << 20
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if url == "" {
+		st, _, err := openStore(ctx, cfg.DB)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		srv, err := newServer(&cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		hs := &http.Server{Handler: srv.Handler()}
+		go hs.Serve(ln)
+		defer hs.Close()
+		url = "http://" + ln.Addr().String() + "/fhir"
+		fmt.Fprintf(stdout, "in-process server on %s over %s\n", url, redactDSN(cfg.DB))
+	}
+	bc.BaseURL = url
+	bc.Progress = stderr
+	res, err := bench.Ingest(ctx, bc)
+	fmt.Fprintln(stdout, res.String())
+	return err
+}

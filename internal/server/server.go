@@ -1,0 +1,289 @@
+// Package server is HIP's HTTP edge: the FHIR R4 REST API under /fhir, health
+// endpoints and metrics. Domain errors become OperationOutcomes here, once.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/store"
+)
+
+const basePath = "/fhir"
+
+// Definitions is what the server needs of the FHIR specification.
+type Definitions interface {
+	IsResourceType(name string) bool
+	ResourceTypes() []string
+}
+
+// Validator checks a resource before it is written.
+type Validator interface {
+	Resource(res fhir.Resource) error
+}
+
+// Config are the server's settings.
+type Config struct {
+	Store        store.Store
+	Definitions  Definitions
+	Validator    Validator
+	Logger       *slog.Logger
+	Version      string
+	BaseURL      string         // public base URL of the FHIR API; derived from requests when empty
+	MaxBodyBytes int64          // request body limit; default 16 MiB
+	Location     *time.Location // zone of search dates without one; default China Standard Time
+}
+
+// Server serves the FHIR API.
+type Server struct {
+	cfg          Config
+	store        store.Store
+	defs         Definitions
+	validator    Validator
+	log          *slog.Logger
+	capabilities []byte
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+}
+
+// New builds a server; nothing listens until its Handler is served.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Definitions == nil || cfg.Validator == nil {
+		return nil, errors.New("server: Store, Definitions and Validator are required")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.FixedZone("CST", 8*3600)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	s := &Server{cfg: cfg, store: cfg.Store, defs: cfg.Definitions, validator: cfg.Validator, log: cfg.Logger}
+	caps, err := s.capabilityStatement().MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	s.capabilities = caps
+	s.registry = prometheus.NewRegistry()
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hip_http_requests_total", Help: "FHIR API requests by interaction, resource type and status code.",
+	}, []string{"interaction", "type", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "hip_http_request_duration_seconds", Help: "FHIR API request latency by interaction and resource type.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"interaction", "type"})
+	s.registry.MustRegister(s.requests, s.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s, nil
+}
+
+// Handler returns the HTTP handler of every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(basePath, s.serveFHIR)
+	mux.HandleFunc(basePath+"/", s.serveFHIR)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// ready answers 200 when the database answers.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	_, err := s.store.Read(ctx, "Patient", "readiness-probe")
+	if err != nil && fhir.ErrorCode(err) != fhir.NotFound && fhir.ErrorCode(err) != fhir.Gone {
+		s.log.Warn("readiness check failed", "err", err)
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ready\n"))
+}
+
+// requestInfo is what the metrics and the log record of one request.
+type requestInfo struct {
+	interaction, typ string
+}
+
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
+		return id
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusRecorder remembers the status written.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) base(r *http.Request) string {
+	if s.cfg.BaseURL != "" {
+		return s.cfg.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + basePath
+}
+
+func (s *Server) serveFHIR(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rid := requestID(r)
+	w.Header().Set("X-Request-Id", rid)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	info := &requestInfo{interaction: iUnknownAction}
+	defer func() {
+		elapsed := time.Since(start)
+		s.requests.WithLabelValues(info.interaction, info.typ, strconv.Itoa(rec.status)).Inc()
+		s.latency.WithLabelValues(info.interaction, info.typ).Observe(elapsed.Seconds())
+		s.log.Info("request", "id", rid, "method", r.Method, "path", r.URL.Path, "interaction", info.interaction,
+			"type", info.typ, "status", rec.status, "ms", float64(elapsed.Microseconds())/1000)
+	}()
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "id", rid, "panic", p)
+			s.writeError(rec, r, rid, fhir.Errorf(fhir.Internal, "internal server error"))
+		}
+	}()
+	resp, err := s.serve(r.Context(), rec, r, info)
+	if err != nil {
+		s.writeError(rec, r, rid, err)
+		return
+	}
+	s.writeResponse(rec, r, resp)
+}
+
+func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, info *requestInfo) (*response, error) {
+	req, err := s.fromHTTP(w, r)
+	if err != nil {
+		return nil, err
+	}
+	req.base = s.base(r)
+	rt, err := s.resolve(req)
+	if err != nil {
+		return nil, err
+	}
+	info.interaction, info.typ = rt.interaction, rt.typ
+	if rt.interaction == iTransaction {
+		return s.bundle(ctx, req, info)
+	}
+	if !isWrite(rt.interaction) {
+		return s.do(ctx, s.store, nil, req, rt)
+	}
+	var resp *response
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		resp, err = s.do(ctx, tx, tx, req, rt)
+		return err
+	})
+	return resp, err
+}
+
+func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *response) {
+	h := w.Header()
+	if resp.stored != nil {
+		h.Set("ETag", resp.etag())
+		h.Set("Last-Modified", httpDate(resp.stored.Updated))
+	}
+	if resp.location != "" {
+		h.Set("Location", s.base(r)+"/"+resp.location)
+	}
+	if resp.status == http.StatusNoContent || resp.status == http.StatusNotModified {
+		w.WriteHeader(resp.status)
+		return
+	}
+	isWriteMethod := r.Method == http.MethodPost && resp.stored != nil || r.Method == http.MethodPut || r.Method == http.MethodPatch
+	if isWriteMethod {
+		switch parsePrefer(r.Header.Values("Prefer")).ret {
+		case "minimal":
+			w.WriteHeader(resp.status)
+			return
+		case "OperationOutcome":
+			writeJSON(w, r, resp.status, fhir.OperationOutcome(fhir.Issue{Severity: "information", Code: "informational",
+				Diagnostics: "stored " + resp.location}))
+			return
+		}
+	}
+	if resp.resource != nil {
+		writeJSON(w, r, resp.status, resp.resource)
+		return
+	}
+	writeJSON(w, r, resp.status, resp.raw)
+}
+
+// statusFor maps a domain error to its HTTP status.
+func statusFor(e *fhir.Error) int {
+	switch e.Code {
+	case fhir.Invalid:
+		return http.StatusBadRequest
+	case fhir.NotFound:
+		return http.StatusNotFound
+	case fhir.Gone:
+		return http.StatusGone
+	case fhir.Conflict:
+		return http.StatusConflict
+	case fhir.PreconditionFailed:
+		return http.StatusPreconditionFailed
+	case fhir.Forbidden:
+		return http.StatusForbidden
+	case fhir.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case fhir.Unprocessable:
+		return http.StatusUnprocessableEntity
+	case fhir.NotSupported:
+		switch {
+		case errors.Is(e.Err, errNotAcceptable):
+			return http.StatusNotAcceptable
+		case errors.Is(e.Err, errUnsupportedMedia):
+			return http.StatusUnsupportedMediaType
+		case errors.Is(e.Err, errMethodNotAllowed):
+			return http.StatusMethodNotAllowed
+		}
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rid string, err error) {
+	e := fhir.AsError(err)
+	status := statusFor(e)
+	if status >= 500 {
+		s.log.Error("request failed", "id", rid, "err", err)
+		e = &fhir.Error{Code: fhir.Internal, Message: "internal server error (request " + rid + ")"}
+	}
+	if status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE")
+	}
+	writeJSON(w, r, status, e.Outcome())
+}
