@@ -237,9 +237,16 @@ func (s *Server) search(ctx context.Context, rd store.Reader, req *request, type
 	if err != nil {
 		return nil, err
 	}
+	countOnly := q.Count == 0
+	if countOnly {
+		q.Count, q.Total = 1, true // the store's smallest page; its entries are dropped
+	}
 	page, err := rd.Search(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	if countOnly {
+		page.Resources, page.More = nil, false
 	}
 	path := ""
 	if len(types) == 1 && req.query.Get("_type") == "" {
