@@ -22,10 +22,10 @@ type request struct {
 	method      string
 	path        []string // after the base, split on /
 	query       url.Values
-	base        string        // absolute base URL, for fullUrl and links
+	base        string // absolute base URL, for fullUrl and links
 	body        []byte
 	resource    fhir.Resource // a Bundle entry's resource, already decoded
-	contentType string // media type without parameters
+	contentType string        // media type without parameters
 	ifMatch     string
 	ifNoneExist string
 	ifNoneMatch string
