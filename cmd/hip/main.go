@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -276,8 +277,20 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&bc.BundlesDir, "bundles", "../shared/synthea", "directory of transaction bundles (*.json)")
 	fs.IntVar(&bc.Resources, "resources", 200000, "post until at least this many resources are in")
 	fs.IntVar(&bc.Clients, "clients", 4, "concurrent clients")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg.MaxBodyBytes = 64 << 20
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -164,6 +164,15 @@ func (s *Server) parseEntries(b fhir.Resource, base string, pref prefer) ([]*ent
 			e.err = entryIssue(i, "a bundle entry cannot be a batch or transaction")
 			continue
 		}
+		if req.resource != nil && (method == http.MethodPost || method == http.MethodPut) {
+			// Validate before any transaction starts: writers queue for the lock,
+			// so work done outside it is work that runs in parallel.
+			if err := s.checkResource(req.resource, rt.typ); err != nil {
+				e.err = entryError(i, err)
+				continue
+			}
+			req.validated = true
+		}
 		e.rt = rt
 	}
 	return entries, nil
@@ -376,17 +385,11 @@ func (s *Server) runEntry(ctx context.Context, tx store.Tx, e *entry) (*response
 		if e.exists != nil {
 			return &response{status: http.StatusOK, raw: e.exists.Body, stored: e.exists, location: location(e.exists)}, nil
 		}
-		if err := s.checkResource(e.req.resource, e.rt.typ); err != nil {
-			return nil, err
-		}
 		r := *e.req
 		r.ifNoneExist = ""
 		return s.createResource(ctx, tx, &r, e.req.resource, e.rt.typ, id)
 	case iCondUpdate:
 		res := e.req.resource
-		if err := s.checkResource(res, e.rt.typ); err != nil {
-			return nil, err
-		}
 		res["id"] = id
 		return s.put(ctx, tx, e.req, res)
 	case iCondDelete:

@@ -23,11 +23,11 @@ import (
 // backend opens a fresh, empty store of one kind.
 type backend struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }
 
 var backends = []backend{
-	{"sqlite", func(t *testing.T) store.Store {
+	{"sqlite", func(t testing.TB) store.Store {
 		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hip.db"))
 		if err != nil {
 			t.Fatalf("open sqlite: %v", err)
@@ -35,13 +35,13 @@ var backends = []backend{
 		t.Cleanup(func() { db.Close() })
 		return db
 	}},
-	{"postgres", func(t *testing.T) store.Store { return pgtest.Open(t, pgtest.URL(t)) }},
+	{"postgres", func(t testing.TB) store.Store { return pgtest.Open(t, pgtest.URL(t)) }},
 }
 
 var loadDefs = sync.OnceValues(spec.Load)
 
 // newTestServer serves a fresh store over real HTTP.
-func newTestServer(t *testing.T, st store.Store, maxBody int64) *httptest.Server {
+func newTestServer(t testing.TB, st store.Store, maxBody int64) *httptest.Server {
 	t.Helper()
 	defs, err := loadDefs()
 	if err != nil {

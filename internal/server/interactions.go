@@ -224,6 +224,9 @@ func (s *Server) read(ctx context.Context, rd store.Reader, req *request, rt rou
 // parseResource decodes and validates the request's resource, of type typ.
 func (s *Server) parseResource(req *request, typ string) (fhir.Resource, error) {
 	if req.resource != nil {
+		if req.validated {
+			return req.resource, nil
+		}
 		return req.resource, s.checkResource(req.resource, typ)
 	}
 	body := req.body

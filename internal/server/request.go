@@ -25,6 +25,7 @@ type request struct {
 	base        string // absolute base URL, for fullUrl and links
 	body        []byte
 	resource    fhir.Resource // a Bundle entry's resource, already decoded
+	validated   bool          // resource passed checkResource for its route's type
 	contentType string        // media type without parameters
 	ifMatch     string
 	ifNoneExist string
