@@ -1,0 +1,12 @@
+// Package data holds the reference data shipped inside the binary. Each file's
+// source, version and licence are listed in SOURCES.md.
+package data
+
+import _ "embed"
+
+// FHIRR4 is the compact, gzip'd JSON form of the FHIR R4 (4.0.1) definitions,
+// generated from hl7.fhir.r4.core by internal/fhir/spec/gen and read by spec.Load.
+// A string rather than a []byte so that no one can change it.
+//
+//go:embed fhir-r4.json.gz
+var FHIRR4 string
