@@ -37,7 +37,9 @@ func (r *Resource) Method() string {
 type Store interface {
 	Reader
 	// Tx runs fn in one serialisable unit: all of its writes commit, or none do. fn
-	// must not retain tx. An error from fn rolls back and is returned as is.
+	// must not retain tx. An error from fn rolls back and is returned as is. fn may
+	// run more than once when the backend retries a transaction that lost a race
+	// with another writer, so it must have no effects outside tx.
 	Tx(ctx context.Context, fn func(tx Tx) error) error
 	Close() error
 }
@@ -70,14 +72,14 @@ type Tx interface {
 	// created is true when this is version 1 or the resource was deleted before.
 	Put(ctx context.Context, res fhir.Resource, pre Precondition) (stored *Resource, created bool, err error)
 	// Delete writes a delete marker. Deleting a missing or already deleted resource
-	// writes nothing and returns (nil, nil). IfMatch as for Put.
+	// writes nothing and returns (nil, nil); with IfMatch it is fhir.PreconditionFailed.
 	Delete(ctx context.Context, typ, id string, pre Precondition) (*Resource, error)
 }
 
 // Precondition guards a write.
 type Precondition struct {
 	IfMatch     int64 // the version the client last saw; 0 for none
-	IfNoneExist bool  // fail if the id has ever been used
+	IfNoneExist bool  // fail if the id is in use now (a deleted id may be reused)
 }
 
 // HistoryQuery selects versions: Type and ID empty for the system level, ID empty for
@@ -104,7 +106,7 @@ type Query struct {
 	Types       []string      // resource types; empty means all (system search)
 	IDs         []string      // _id: any of these
 	LastUpdated []DateFilter  // _lastUpdated: all of these (AND)
-	Count       int           // page size
+	Count       int           // page size; ≤ 0 is the store's default (50), capped at 1000
 	Offset      int           // page start
 	Total       bool          // compute Total
 	SortUpdated SortDirection // order; none means store order (stable)

@@ -1,0 +1,133 @@
+// Package sqlite is the embedded resource store: the shared SQL engine
+// (package sqlstore) over SQLite in WAL mode through modernc.org/sqlite.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/hip-platform/hip/internal/store"
+	"github.com/hip-platform/hip/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a resource store in one SQLite file.
+type DB struct {
+	*sqlstore.Store
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating it and its directory if needed) the database at path and
+// applies pending migrations; AppliedMigrations tells which.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// Pragmas go in the DSN so that every pooled connection gets them. FULL
+	// makes each commit durable in WAL mode (NORMAL may lose the last commits
+	// on power loss). busy_timeout covers writers of other processes, e.g. a
+	// concurrent `hip migrate`; within this process writers queue on the write
+	// pool's single connection instead.
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(10000)", "cache_size(-32000)"} {
+		q.Add("_pragma", p)
+	}
+	write, err := openPool(path, q, "immediate", 1)
+	if err != nil {
+		return nil, err
+	}
+	q.Add("_pragma", "query_only(ON)")
+	read, err := openPool(path, q, "deferred", max(4, runtime.GOMAXPROCS(0)))
+	if err != nil {
+		return nil, errors.Join(err, write.Close())
+	}
+	s, err := sqlstore.Open(ctx, pool{read: read, write: write}, &sqlstore.Dialect{
+		// BEGIN IMMEDIATE already holds the database's write lock.
+		LockHead:   "SELECT version, deleted FROM resources WHERE type = ? AND id = ?",
+		NextSeq:    "SELECT coalesce(max(seq), 0) + 1 FROM resource_versions",
+		Migrations: migrations,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &DB{s}, nil
+}
+
+// openPool opens a connection pool on path. BEGIN IMMEDIATE (txlock) takes the
+// write lock when a write transaction starts rather than upgrading a read lock
+// midway, which SQLite cannot wait for and fails with SQLITE_BUSY.
+func openPool(path string, q url.Values, txlock string, conns int) (*sql.DB, error) {
+	q.Set("_txlock", txlock)
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	return db, nil
+}
+
+// pool is the sqlstore.Pool of a WAL database: readers run concurrently on their
+// own connections, writers queue for the one write connection, since SQLite
+// admits one writer at a time anyway.
+type pool struct {
+	read, write *sql.DB
+}
+
+func (p pool) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
+	return fn(conn{p.read})
+}
+
+func (p pool) Begin(ctx context.Context) (sqlstore.Tx, error) {
+	tx, err := p.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return sqlTx{conn{tx}, tx}, nil
+}
+
+// sqlTx adapts *sql.Tx to sqlstore.Tx.
+type sqlTx struct {
+	conn
+	tx *sql.Tx
+}
+
+func (t sqlTx) Commit(context.Context) error { return t.tx.Commit() }
+
+func (t sqlTx) Rollback(context.Context) error {
+	if err := t.tx.Rollback(); !errors.Is(err, sql.ErrTxDone) {
+		return err
+	}
+	return nil
+}
+
+func (p pool) Close() error { return errors.Join(p.read.Close(), p.write.Close()) }
+
+// conn adapts *sql.DB and *sql.Tx to sqlstore.Conn.
+type conn struct {
+	c interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	}
+}
+
+func (c conn) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := c.c.ExecContext(ctx, query, args...)
+	return err
+}
+
+func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	return c.c.QueryContext(ctx, query, args...)
+}

@@ -1,0 +1,188 @@
+// Package sqlstore is the SQL engine behind both resource store backends. It
+// implements store.Store once over a small connection abstraction (Pool, Conn,
+// Rows); the sqlite and postgres packages supply a Pool, a Dialect for the few
+// places where the engines differ, and their numbered migrations.
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/store"
+)
+
+// Conn runs statements on one connection, inside or outside a transaction.
+type Conn interface {
+	Exec(ctx context.Context, query string, args ...any) error
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+}
+
+// Rows is a result set; *sql.Rows satisfies it.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// Pool hands out connections of one database.
+type Pool interface {
+	// Read runs fn on a connection outside any transaction.
+	Read(ctx context.Context, fn func(Conn) error) error
+	// Begin starts a write transaction on a connection that the transaction
+	// holds until it ends.
+	Begin(ctx context.Context) (Tx, error)
+	Close() error
+}
+
+// Tx is a transaction begun by Pool.Begin.
+type Tx interface {
+	Conn
+	Commit(ctx context.Context) error
+	// Rollback ends the transaction; it reports no error when the transaction
+	// has already ended (a cancelled context rolls back on its own).
+	Rollback(ctx context.Context) error
+}
+
+// Dialect is what differs between SQL engines. Queries are written with ?
+// placeholders; everything else (upsert, IN lists, LIMIT/OFFSET) is common SQL.
+type Dialect struct {
+	// Numbered rewrites ? placeholders as $1, $2, … (PostgreSQL).
+	Numbered bool
+	// LockHead takes type and id and returns the head row's version and deleted
+	// flag, locked until commit; no row when the resource does not exist.
+	LockHead string
+	// NextSeq returns the first of SeqBlock consecutive numbers of the
+	// store-wide write order reserved for one transaction. SeqBlock 0 means
+	// unlimited: writers are serialised (SQLite), so NextSeq can be max(seq)+1
+	// and no other writer can take the numbers that follow.
+	NextSeq  string
+	SeqBlock int64
+	// MigrationLock, if set, is run first in every migration transaction so that
+	// concurrent Opens apply each migration once.
+	MigrationLock string
+	// Retryable reports whether a transaction that failed with err may succeed
+	// when run again (serialisation failures, deadlocks, a concurrent create of
+	// the same id). Nil: never.
+	Retryable func(err error) bool
+	// Migrations holds the engine's numbered migrations/*.sql files, applied in
+	// name order.
+	Migrations fs.FS
+}
+
+// Store implements store.Store over a Pool.
+type Store struct {
+	reader
+	pool    Pool
+	d       *Dialect
+	applied []string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// maxAttempts bounds how often Tx runs fn when the dialect reports a retryable
+// failure; beyond it the failure is reported as a conflict.
+const maxAttempts = 5
+
+// Open migrates the database behind pool and returns the store. The pool is
+// closed by Store.Close, or by Open when it fails.
+func Open(ctx context.Context, pool Pool, d *Dialect) (*Store, error) {
+	s := &Store{pool: pool, d: d}
+	s.reader = reader{d: d, run: pool.Read}
+	applied, err := s.migrate(ctx)
+	if err != nil {
+		return nil, errors.Join(err, pool.Close())
+	}
+	s.applied = applied
+	return s, nil
+}
+
+// AppliedMigrations names the migrations Open applied, in order; empty when the
+// schema was already current.
+func (s *Store) AppliedMigrations() []string { return s.applied }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.pool.Close() }
+
+// Tx runs fn in one transaction. When the dialect reports a retryable database
+// failure (only PostgreSQL does: a deadlock, or two transactions creating the
+// same id), the whole transaction is rolled back and fn runs again with a fresh
+// clock, so fn must have no effects outside tx.
+func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		var t *tx
+		err := s.inTx(ctx, func(c Conn) error {
+			t = newTx(s.d, c)
+			if err := fn(t); err != nil {
+				return err
+			}
+			return t.flush(ctx)
+		})
+		if err == nil {
+			return nil
+		}
+		dbErr := err
+		if t != nil && t.dbErr != nil {
+			dbErr = t.dbErr
+		}
+		if s.d.Retryable == nil || !s.d.Retryable(dbErr) {
+			return err
+		}
+		if attempt == maxAttempts {
+			return &fhir.Error{Code: fhir.Conflict, Message: "concurrent writes to the same resources; try again", Err: err}
+		}
+		// Jitter so that the transactions that collided do not collide again.
+		delay := time.Duration(attempt) * time.Duration(1+rand.IntN(5)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// inTx runs fn in a transaction and commits it when fn returns nil. It returns
+// fn's error unchanged.
+func (s *Store) inTx(ctx context.Context, fn func(Conn) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if rbErr := tx.Rollback(ctx); rbErr != nil {
+			return errors.Join(err, fmt.Errorf("store: rollback: %w", rbErr))
+		}
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// rebind rewrites ? placeholders for the dialect.
+func (d *Dialect) rebind(q string) string {
+	if !d.Numbered {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,206 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/store"
+)
+
+// tx implements store.Tx. Writes are buffered and flushed as multi-row INSERTs
+// before any read in the transaction and before commit, so a batch of Puts
+// costs one round trip each (the head-row lock) plus a few bulk statements.
+type tx struct {
+	reader
+	d    *Dialect
+	conn Conn
+	now  time.Time
+	// versions are the buffered version rows in write order; heads maps each
+	// written resource to its latest entry there.
+	versions []store.Resource
+	heads    map[key]int
+	// nextSeq and endSeq delimit the sequence numbers reserved and not yet
+	// used; endSeq is 0 when the dialect's SeqBlock is unlimited.
+	nextSeq, endSeq int64
+	// dbErr is the first database error, which decides whether Tx retries.
+	dbErr error
+}
+
+type key struct{ typ, id string }
+
+// rowsPerInsert bounds multi-row INSERTs below both engines' parameter limits.
+const rowsPerInsert = 500
+
+func newTx(d *Dialect, c Conn) *tx {
+	t := &tx{d: d, conn: c, now: time.Now().UTC().Truncate(time.Millisecond), heads: map[key]int{}}
+	t.reader = reader{d: d, run: func(ctx context.Context, fn func(Conn) error) error {
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+		return t.failed(fn(c))
+	}}
+	return t
+}
+
+// failed records err as the transaction's database error and returns it.
+func (t *tx) failed(err error) error {
+	if err != nil && t.dbErr == nil {
+		t.dbErr = err
+	}
+	return err
+}
+
+func (t *tx) Now() time.Time { return t.now }
+
+func (t *tx) Put(ctx context.Context, res fhir.Resource, pre store.Precondition) (*store.Resource, bool, error) {
+	typ, id := res.Type(), res.ID()
+	if typ == "" || id == "" {
+		return nil, false, fhir.Errorf(fhir.Invalid, "a stored resource needs resourceType and id")
+	}
+	cur, err := t.lock(ctx, typ, id)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: put %s/%s: %w", typ, id, err)
+	}
+	live := cur.Version > 0 && !cur.Deleted
+	if err := checkIfMatch(cur, pre); err != nil {
+		return nil, false, err
+	}
+	if pre.IfNoneExist && live {
+		return nil, false, fhir.Errorf(fhir.Conflict, "%s/%s already exists", typ, id)
+	}
+	res.Stamp(id, cur.Version+1, t.now)
+	body, err := res.MarshalJSON()
+	if err != nil {
+		return nil, false, fmt.Errorf("store: put %s/%s: %w", typ, id, err)
+	}
+	stored, err := t.write(ctx, typ, id, cur.Version+1, body)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: put %s/%s: %w", typ, id, err)
+	}
+	return stored, !live, nil
+}
+
+func (t *tx) Delete(ctx context.Context, typ, id string, pre store.Precondition) (*store.Resource, error) {
+	cur, err := t.lock(ctx, typ, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: delete %s/%s: %w", typ, id, err)
+	}
+	if err := checkIfMatch(cur, pre); err != nil {
+		return nil, err
+	}
+	if cur.Version == 0 || cur.Deleted {
+		return nil, nil
+	}
+	marker, err := t.write(ctx, typ, id, cur.Version+1, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: delete %s/%s: %w", typ, id, err)
+	}
+	return marker, nil
+}
+
+// checkIfMatch enforces pre.IfMatch against the current version cur; a missing
+// or deleted resource matches no version.
+func checkIfMatch(cur store.Resource, pre store.Precondition) error {
+	if pre.IfMatch > 0 && (cur.Version != pre.IfMatch || cur.Deleted) {
+		return fhir.Errorf(fhir.PreconditionFailed, "%s/%s: version %d is not the current version", cur.Type, cur.ID, pre.IfMatch)
+	}
+	return nil
+}
+
+// lock returns the current head of typ/id (Version 0 when there is none),
+// locked until commit.
+func (t *tx) lock(ctx context.Context, typ, id string) (store.Resource, error) {
+	if i, ok := t.heads[key{typ, id}]; ok {
+		return t.versions[i], nil // locked by the write that buffered it
+	}
+	cur := store.Resource{Type: typ, ID: id}
+	err := queryConn(ctx, t.conn, t.d.rebind(t.d.LockHead), []any{typ, id}, func(rows Rows) error {
+		return rows.Scan(&cur.Version, &cur.Deleted)
+	})
+	return cur, t.failed(err)
+}
+
+// write buffers a new version (a delete marker when body is nil).
+func (t *tx) write(ctx context.Context, typ, id string, version int64, body []byte) (*store.Resource, error) {
+	if t.nextSeq == t.endSeq {
+		err := queryConn(ctx, t.conn, t.d.NextSeq, nil, func(rows Rows) error { return rows.Scan(&t.nextSeq) })
+		if err != nil {
+			return nil, t.failed(err)
+		}
+		if t.d.SeqBlock > 0 {
+			t.endSeq = t.nextSeq + t.d.SeqBlock
+		}
+	}
+	res := store.Resource{Type: typ, ID: id, Version: version, Updated: t.now, Deleted: body == nil, Body: body, Seq: t.nextSeq}
+	t.nextSeq++
+	t.heads[key{typ, id}] = len(t.versions)
+	t.versions = append(t.versions, res)
+	stored := res
+	return &stored, nil
+}
+
+// flush writes the buffered versions, then moves the head rows to them. Rows go
+// in key order so that concurrent transactions lock in the same order. A
+// concurrent create of the same id surfaces here as a unique violation on
+// resource_versions, which the dialect may retry.
+func (t *tx) flush(ctx context.Context) error {
+	if len(t.versions) == 0 {
+		return nil
+	}
+	byKey := func(a, b store.Resource) int {
+		return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(a.ID, b.ID), cmp.Compare(a.Version, b.Version))
+	}
+	versions := slices.SortedFunc(slices.Values(t.versions), byKey)
+	heads := make([]store.Resource, 0, len(t.heads))
+	for _, i := range t.heads {
+		heads = append(heads, t.versions[i])
+	}
+	slices.SortFunc(heads, byKey)
+
+	err := t.insert(ctx, "INSERT INTO resource_versions (type, id, version, updated, deleted, body, seq) VALUES ", "", 7,
+		versions, func(r store.Resource) []any {
+			return []any{r.Type, r.ID, r.Version, r.Updated.UnixMilli(), r.Deleted, r.Body, r.Seq}
+		})
+	if err != nil {
+		return fmt.Errorf("store: write versions: %w", err)
+	}
+	err = t.insert(ctx, "INSERT INTO resources (type, id, version, updated, deleted, seq) VALUES ",
+		" ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, updated = excluded.updated,"+
+			" deleted = excluded.deleted, seq = excluded.seq", 6,
+		heads, func(r store.Resource) []any {
+			return []any{r.Type, r.ID, r.Version, r.Updated.UnixMilli(), r.Deleted, r.Seq}
+		})
+	if err != nil {
+		return fmt.Errorf("store: write heads: %w", err)
+	}
+	t.versions = t.versions[:0]
+	clear(t.heads)
+	return nil
+}
+
+// insert writes rows as multi-row INSERTs of up to rowsPerInsert rows each.
+func (t *tx) insert(ctx context.Context, head, tail string, width int, rows []store.Resource, values func(store.Resource) []any) error {
+	tuple := "(?" + strings.Repeat(", ?", width-1) + ")"
+	for chunk := range slices.Chunk(rows, rowsPerInsert) {
+		var q strings.Builder
+		q.WriteString(head)
+		args := make([]any, 0, len(chunk)*width)
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(tuple)
+			args = append(args, values(r)...)
+		}
+		q.WriteString(tail)
+		if err := t.conn.Exec(ctx, t.d.rebind(q.String()), args...); err != nil {
+			return t.failed(err)
+		}
+	}
+	return nil
+}
