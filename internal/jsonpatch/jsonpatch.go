@@ -28,7 +28,9 @@ type Error struct {
 	Msg   string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("jsonpatch: operation %d (%s): %s", e.Index, e.Op, e.Msg) }
+func (e *Error) Error() string {
+	return fmt.Sprintf("jsonpatch: operation %d (%s): %s", e.Index, e.Op, e.Msg)
+}
 
 // Parse decodes a patch document: a JSON array of operations.
 func Parse(data []byte) ([]Operation, error) {
