@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/sqlstore"
@@ -38,11 +38,15 @@ const migrationLockKey = 0x6869706d69677200
 // sslmode and search_path go in the query) and applies pending migrations;
 // AppliedMigrations tells which.
 func Open(ctx context.Context, url string) (*DB, error) {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
 	}
-	s, err := sqlstore.Open(ctx, newPool(cfg), &sqlstore.Dialect{
+	p, err := newPool(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sqlstore.Open(ctx, p, &sqlstore.Dialect{
 		Numbered: true,
 		// Read committed: FOR UPDATE waits for a concurrent writer of the row and
 		// then sees its committed version, so version numbers and If-Match are
@@ -57,7 +61,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		Migrations:    migrations,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
+		p.Close()
+		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
 	return &DB{s}, nil
 }
