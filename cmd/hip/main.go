@@ -137,6 +137,14 @@ func (c *Config) flags(fs *flag.FlagSet, withServer bool) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", maxBody, "request body limit in bytes (HIP_MAX_BODY_BYTES)")
 }
 
+// parseFlags parses a command's flags, declared by declare.
+func parseFlags(name string, args []string, stderr io.Writer, declare func(*flag.FlagSet)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	declare(fs)
+	return fs.Parse(args)
+}
+
 func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -180,10 +188,7 @@ func newServer(cfg *Config, st store.Store, log *slog.Logger) (*server.Server, e
 
 func serve(args []string, stderr io.Writer) error {
 	var cfg Config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.flags(fs, true)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags("serve", args, stderr, func(fs *flag.FlagSet) { cfg.flags(fs, true) }); err != nil {
 		return err
 	}
 	log, err := cfg.logger(stderr)
@@ -242,10 +247,7 @@ func redactDSN(dsn string) string {
 
 func migrate(args []string, stdout, stderr io.Writer) error {
 	var cfg Config
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.flags(fs, false)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags("migrate", args, stderr, func(fs *flag.FlagSet) { cfg.flags(fs, false) }); err != nil {
 		return err
 	}
 	st, applied, err := openStore(context.Background(), cfg.DB)
@@ -269,20 +271,20 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	var cfg Config
 	var bc bench.IngestConfig
-	var url string
-	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.flags(fs, false)
-	fs.StringVar(&url, "url", "", "FHIR base URL of a running server; empty: start one in-process on --db")
-	fs.StringVar(&bc.BundlesDir, "bundles", "../shared/synthea", "directory of transaction bundles (*.json)")
-	fs.IntVar(&bc.Resources, "resources", 200000, "post until at least this many resources are in")
-	fs.IntVar(&bc.Clients, "clients", 4, "concurrent clients")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	if err := fs.Parse(args[1:]); err != nil {
+	var url, cpuProfile string
+	err := parseFlags("bench ingest", args[1:], stderr, func(fs *flag.FlagSet) {
+		cfg.flags(fs, false)
+		fs.StringVar(&url, "url", "", "FHIR base URL of a running server; empty: start one in-process on --db")
+		fs.StringVar(&bc.BundlesDir, "bundles", "../shared/synthea", "directory of transaction bundles (*.json)")
+		fs.IntVar(&bc.Resources, "resources", 200000, "post until at least this many resources are in")
+		fs.IntVar(&bc.Clients, "clients", 4, "concurrent clients")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	})
+	if err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
 		if err != nil {
 			return err
 		}

@@ -68,28 +68,6 @@ func (r Resource) Stamp(id string, version int64, updated time.Time) {
 // FormatInstant renders t as a FHIR instant in UTC with millisecond precision.
 func FormatInstant(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
 
-// Clone returns a deep copy.
-func (r Resource) Clone() Resource { return cloneValue(map[string]any(r)).(map[string]any) }
-
-func cloneValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = cloneValue(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = cloneValue(e)
-		}
-		return s
-	default:
-		return v
-	}
-}
-
 // MarshalJSON writes resourceType, id and meta first, then the other elements in
 // name order, without HTML escaping (narratives are XHTML).
 func (r Resource) MarshalJSON() ([]byte, error) {

@@ -39,6 +39,14 @@ const (
 	iUnknownAction = "unknown"
 )
 
+// The interactions that a method names on [base]/Type and on [base]/Type/id.
+var (
+	typeLevel = map[string]string{http.MethodGet: iSearchType, http.MethodPost: iCreate,
+		http.MethodPut: iCondUpdate, http.MethodDelete: iCondDelete, http.MethodPatch: iCondPatch}
+	instanceLevel = map[string]string{http.MethodGet: iRead, http.MethodPut: iUpdate,
+		http.MethodDelete: iDelete, http.MethodPatch: iPatch}
+)
+
 // route is what a request's method and path name.
 type route struct {
 	interaction string
@@ -96,18 +104,7 @@ func (s *Server) resolve(req *request) (route, error) {
 	r := route{typ: typ}
 	switch len(p) {
 	case 1:
-		switch m {
-		case http.MethodGet:
-			r.interaction = iSearchType
-		case http.MethodPost:
-			r.interaction = iCreate
-		case http.MethodPut:
-			r.interaction = iCondUpdate
-		case http.MethodDelete:
-			r.interaction = iCondDelete
-		case http.MethodPatch:
-			r.interaction = iCondPatch
-		default:
+		if r.interaction = typeLevel[m]; r.interaction == "" {
 			return route{}, notAllowed(req.method, joined)
 		}
 		return r, nil
@@ -126,16 +123,7 @@ func (s *Server) resolve(req *request) (route, error) {
 			return route{}, fhir.Errorf(fhir.NotFound, "invalid resource id %q", p[1])
 		}
 		r.id = p[1]
-		switch m {
-		case http.MethodGet:
-			r.interaction = iRead
-		case http.MethodPut:
-			r.interaction = iUpdate
-		case http.MethodDelete:
-			r.interaction = iDelete
-		case http.MethodPatch:
-			r.interaction = iPatch
-		default:
+		if r.interaction = instanceLevel[m]; r.interaction == "" {
 			return route{}, notAllowed(req.method, joined)
 		}
 		return r, nil

@@ -242,26 +242,22 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *res
 	writeJSON(w, r, resp.status, resp.raw)
 }
 
+// statuses maps domain error codes to HTTP statuses; NotSupported depends on why.
+var statuses = map[fhir.Code]int{
+	fhir.Invalid:            http.StatusBadRequest,
+	fhir.NotFound:           http.StatusNotFound,
+	fhir.Gone:               http.StatusGone,
+	fhir.Conflict:           http.StatusConflict,
+	fhir.PreconditionFailed: http.StatusPreconditionFailed,
+	fhir.Forbidden:          http.StatusForbidden,
+	fhir.TooLarge:           http.StatusRequestEntityTooLarge,
+	fhir.Unprocessable:      http.StatusUnprocessableEntity,
+	fhir.NotSupported:       http.StatusBadRequest,
+}
+
 // statusFor maps a domain error to its HTTP status.
 func statusFor(e *fhir.Error) int {
-	switch e.Code {
-	case fhir.Invalid:
-		return http.StatusBadRequest
-	case fhir.NotFound:
-		return http.StatusNotFound
-	case fhir.Gone:
-		return http.StatusGone
-	case fhir.Conflict:
-		return http.StatusConflict
-	case fhir.PreconditionFailed:
-		return http.StatusPreconditionFailed
-	case fhir.Forbidden:
-		return http.StatusForbidden
-	case fhir.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case fhir.Unprocessable:
-		return http.StatusUnprocessableEntity
-	case fhir.NotSupported:
+	if e.Code == fhir.NotSupported {
 		switch {
 		case errors.Is(e.Err, errNotAcceptable):
 			return http.StatusNotAcceptable
@@ -270,7 +266,9 @@ func statusFor(e *fhir.Error) int {
 		case errors.Is(e.Err, errMethodNotAllowed):
 			return http.StatusMethodNotAllowed
 		}
-		return http.StatusBadRequest
+	}
+	if status, ok := statuses[e.Code]; ok {
+		return status
 	}
 	return http.StatusInternalServerError
 }

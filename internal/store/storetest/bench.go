@@ -36,13 +36,12 @@ func BenchTxBatch(b *testing.B, s store.Store) {
 
 func benchTx(b *testing.B, s store.Store, batch int) {
 	ctx := b.Context()
-	template := observation(b)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
 		res := make([]fhir.Resource, batch)
 		for i := range res {
-			res[i] = template.Clone()
+			res[i] = observation(b)
 			res[i]["id"] = fmt.Sprint("obs-", n+i)
 		}
 		err := s.Tx(ctx, func(tx store.Tx) error {
