@@ -111,8 +111,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	_, err := s.store.Read(ctx, "Patient", "readiness-probe")
-	if err != nil && fhir.ErrorCode(err) != fhir.NotFound && fhir.ErrorCode(err) != fhir.Gone {
+	if err := s.store.Ping(ctx); err != nil {
 		s.log.Warn("readiness check failed", "err", err)
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return

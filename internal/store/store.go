@@ -41,6 +41,8 @@ type Store interface {
 	// run more than once when the backend retries a transaction that lost a race
 	// with another writer, so it must have no effects outside tx.
 	Tx(ctx context.Context, fn func(tx Tx) error) error
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
 	Close() error
 }
 

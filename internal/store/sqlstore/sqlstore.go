@@ -111,6 +111,15 @@ func (s *Store) AppliedMigrations() []string { return s.applied }
 // Close closes the pool.
 func (s *Store) Close() error { return s.pool.Close() }
 
+// Ping runs a trivial query.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.pool.Read(ctx, func(c Conn) error { return c.Exec(ctx, "SELECT 1") })
+	if err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
 // Tx runs fn in one transaction. When the dialect reports a retryable database
 // failure (only PostgreSQL does: a deadlock, or two transactions creating the
 // same id), the whole transaction is rolled back and fn runs again with a fresh

@@ -2,6 +2,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		name string
 		test func(t *testing.T, s store.Store)
 	}{
+		{"Ping", testPing},
 		{"CreateReadUpdate", testCreateReadUpdate},
 		{"Missing", testMissing},
 		{"InvalidPut", testInvalidPut},
@@ -45,6 +47,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Parallel()
 			tc.test(t, open(t))
 		})
+	}
+}
+
+func testPing(t *testing.T, s store.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Ping(ctx); err == nil {
+		t.Errorf("Ping with a cancelled context succeeded")
 	}
 }
 
