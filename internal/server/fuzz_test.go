@@ -1,0 +1,66 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hip-platform/hip/internal/fhir/validate"
+)
+
+// FuzzServer sends arbitrary requests to the FHIR API over a real SQLite store:
+// whatever arrives, the answer is never a 5xx, and every error is an
+// OperationOutcome.
+func FuzzServer(f *testing.F) {
+	methods := []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}
+	f.Add(uint8(1), "/fhir/Patient", "application/fhir+json", []byte(`{"resourceType":"Patient","birthDate":"2020-02-29"}`))
+	f.Add(uint8(1), "/fhir", "application/fhir+json", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"urn:uuid:1"}},"request":{"method":"POST","url":"Observation?_id=x"}}]}`))
+	f.Add(uint8(2), "/fhir/Patient/a", "application/fhir+json", []byte(`{"resourceType":"Patient","id":"a","contained":[{"resourceType":"Patient"}]}`))
+	f.Add(uint8(3), "/fhir/Patient/a", "application/json-patch+json", []byte(`[{"op":"add","path":"/active","value":true}]`))
+	f.Add(uint8(0), "/fhir/Patient?_lastUpdated=ap2024&_count=1&_sort=-_lastUpdated", "", []byte(nil))
+	f.Add(uint8(0), "/fhir/_history?_since=2024-01-01T00:00:00Z&_cursor=3", "", []byte(nil))
+	f.Add(uint8(1), "/fhir/Patient/_search", "application/x-www-form-urlencoded", []byte(`_id=a,b&_total=accurate`))
+	f.Add(uint8(4), "/fhir/Patient?_id=a", "", []byte(nil))
+
+	defs, err := loadDefs()
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv, err := New(Config{Store: backends[0].open(f), Definitions: defs, Validator: validate.New(defs),
+		MaxBodyBytes: 1 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := srv.Handler()
+	f.Fuzz(func(t *testing.T, method uint8, target, contentType string, body []byte) {
+		// Only the FHIR API answers with OperationOutcomes; other paths are the mux's.
+		if !strings.HasPrefix(target, "/fhir/") && !strings.HasPrefix(target, "/fhir?") {
+			target = "/fhir/" + target
+		}
+		req, err := http.NewRequest(methods[int(method)%len(methods)], "http://hip.test"+target, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %s: %d %s", req.Method, target, rec.Code, rec.Body.Bytes())
+		}
+		if rec.Code >= 400 && req.Method != "HEAD" {
+			var oo struct {
+				ResourceType string `json:"resourceType"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &oo); err != nil || oo.ResourceType != "OperationOutcome" {
+				t.Fatalf("%s %s: %d without an OperationOutcome: %s", req.Method, target, rec.Code, rec.Body.Bytes())
+			}
+		}
+	})
+}
