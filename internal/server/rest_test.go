@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/validate"
 )
 
 // step is one HTTP exchange of a scenario. Paths, headers and bodies may name
@@ -151,6 +154,8 @@ func TestREST(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			ts := newTestServer(t, b.open(t), 64<<10)
+			defs, _ := loadDefs()
+			validator := validate.New(defs)
 			vars := map[string]string{}
 			expand := func(s string) string {
 				for k, v := range vars {
@@ -192,6 +197,16 @@ func TestREST(t *testing.T) {
 					}
 					if status >= 400 && !strings.Contains(string(got), `"resourceType":"OperationOutcome"`) {
 						t.Errorf("error without OperationOutcome: %.300s", got)
+					}
+					if len(got) > 0 {
+						// Whatever the server answers is itself valid FHIR.
+						res, err := fhir.Parse(got)
+						if err != nil {
+							t.Fatalf("response is not JSON: %v", err)
+						}
+						if err := validator.Resource(res); err != nil {
+							t.Errorf("response is not valid FHIR: %v: %.300s", fhir.AsError(err).Issues, got)
+						}
 					}
 					if st.save != "" {
 						vars[st.save] = idFromLocation(h.Get("Location"))

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/store"
 )
 
@@ -160,4 +162,25 @@ func FuzzParseSearch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The server's own CapabilityStatement is a valid R4 resource.
+func TestCapabilityStatementValid(t *testing.T) {
+	ts := newTestServer(t, backends[0].open(t), 0)
+	status, _, body := call(t, "GET", ts.URL+"/fhir/metadata", nil, nil)
+	if status != 200 {
+		t.Fatalf("metadata: %d", status)
+	}
+	defs, _ := loadDefs()
+	res, err := fhir.Parse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.New(defs).Resource(res); err != nil {
+		t.Errorf("CapabilityStatement is invalid: %v", fhir.AsError(err).Issues)
+	}
+	rest := res["rest"].([]any)[0].(map[string]any)
+	if got, want := len(rest["resource"].([]any)), len(defs.ResourceTypes()); got != want {
+		t.Errorf("%d resource types listed, the definitions know %d", got, want)
+	}
 }
