@@ -340,41 +340,27 @@ func (s *Server) assignTargets(ctx context.Context, tx store.Tx, entries []*entr
 
 // rewriteReferences replaces references to bundle entries (by fullUrl) with the
 // assigned Type/id and resolves conditional references (Type?criteria).
-func (s *Server) rewriteReferences(ctx context.Context, rd store.Reader, v any, refs map[string]string) error {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, child := range x {
-			if ref, ok := child.(string); ok && k == "reference" {
-				if target, ok := refs[ref]; ok {
-					x[k] = target
-				} else if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
-					return fhir.Errorf(fhir.Invalid, "reference %q names no entry of this transaction", ref)
-				} else if typ, criteria, ok := strings.Cut(ref, "?"); ok && s.defs.IsResourceType(typ) {
-					matches, err := s.matchCriteria(ctx, rd, typ, criteria, 2)
-					if err != nil {
-						return err
-					}
-					if len(matches) != 1 {
-						return fhir.Errorf(fhir.PreconditionFailed, "conditional reference %q matches %d resources, not one", ref, len(matches))
-					}
-					x[k] = typ + "/" + matches[0].ID
-				}
-				continue
-			}
-			if err := s.rewriteReferences(ctx, rd, child, refs); err != nil {
-				return err
-			}
+func (s *Server) rewriteReferences(ctx context.Context, rd store.Reader, res fhir.Resource, refs map[string]string) error {
+	return fhir.RewriteReferences(res, func(ref string) (string, error) {
+		if target, ok := refs[ref]; ok {
+			return target, nil
 		}
-	case fhir.Resource:
-		return s.rewriteReferences(ctx, rd, map[string]any(x), refs)
-	case []any:
-		for _, child := range x {
-			if err := s.rewriteReferences(ctx, rd, child, refs); err != nil {
-				return err
-			}
+		if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
+			return "", fhir.Errorf(fhir.Invalid, "reference %q names no entry of this transaction", ref)
 		}
-	}
-	return nil
+		typ, criteria, ok := strings.Cut(ref, "?")
+		if !ok || !s.defs.IsResourceType(typ) {
+			return ref, nil
+		}
+		matches, err := s.matchCriteria(ctx, rd, typ, criteria, 2)
+		if err != nil {
+			return "", err
+		}
+		if len(matches) != 1 {
+			return "", fhir.Errorf(fhir.PreconditionFailed, "conditional reference %q matches %d resources, not one", ref, len(matches))
+		}
+		return typ + "/" + matches[0].ID, nil
+	})
 }
 
 // runEntry runs one transaction entry against its assigned target.

@@ -1,0 +1,124 @@
+package bulk
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/spec"
+	"github.com/hip-platform/hip/internal/fhir/validate"
+	"github.com/hip-platform/hip/internal/store"
+	"github.com/hip-platform/hip/internal/store/postgres/pgtest"
+	"github.com/hip-platform/hip/internal/store/sqlite"
+)
+
+var loadDefs = sync.OnceValues(spec.Load)
+
+func backends() []struct {
+	name string
+	open func(t *testing.T) store.Store
+} {
+	return []struct {
+		name string
+		open func(t *testing.T) store.Store
+	}{
+		{"sqlite", func(t *testing.T) store.Store {
+			db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hip.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}},
+		{"postgres", func(t *testing.T) store.Store { return pgtest.Open(t, pgtest.URL(t)) }},
+	}
+}
+
+func importer(t *testing.T, st store.Store) *Importer {
+	defs, err := loadDefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Importer{Store: st, Validator: validate.New(defs), Batch: 7}
+}
+
+func TestNDJSONRoundTrip(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			w, err := NewNDJSONWriter(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 20 {
+				id := "p" + string(rune('a'+i))
+				w.Write(fhir.Resource{"resourceType": "Patient", "id": id, "gender": "female"})
+				w.Write(fhir.Resource{"resourceType": "Observation", "id": "o" + id, "status": "final",
+					"code": map[string]any{"text": "体重"}, "subject": map[string]any{"reference": "Patient/" + id}})
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if w.Counts()["Patient"] != 20 || w.Counts()["Observation"] != 20 {
+				t.Fatalf("counts %v", w.Counts())
+			}
+			// One bad line among good ones is refused with its place; the rest loads.
+			f, _ := os.OpenFile(filepath.Join(dir, "Patient.ndjson"), os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString(`{"resourceType":"Patient","id":"bad","birthDate":"1990-02-30"}` + "\n" + `{not json` + "\n")
+			f.Close()
+			st := b.open(t)
+			sum, err := importer(t, st).Files(t.Context(), []string{dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Resources != 40 || sum.Failed != 2 || sum.ByType["Patient"] != 20 {
+				t.Fatalf("summary %+v", sum)
+			}
+			if !strings.Contains(strings.Join(sum.Errors, "\n"), "Patient.ndjson:21") || !strings.Contains(sum.String(), "Observation") {
+				t.Errorf("errors %v", sum.Errors)
+			}
+			got, err := st.Read(t.Context(), "Observation", "opa")
+			if err != nil || !strings.Contains(string(got.Body), `"reference":"Patient/pa"`) {
+				t.Errorf("read back: %v %s", err, got.Body)
+			}
+		})
+	}
+}
+
+func TestBundleFiles(t *testing.T) {
+	files, _ := filepath.Glob("../../../shared/synthea/bundle-00*.json")
+	if len(files) == 0 {
+		t.Skip("../shared/synthea not found: test data of ../shared absent")
+	}
+	st := backends()[0].open(t)
+	sum, err := importer(t, st).Files(t.Context(), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 0 || sum.Resources == 0 {
+		t.Fatalf("summary %s", sum)
+	}
+	page, err := st.Search(t.Context(), store.Query{Types: []string{"Encounter"}, Count: 1})
+	if err != nil || len(page.Resources) != 1 {
+		t.Fatalf("search: %v", err)
+	}
+	if body := string(page.Resources[0].Body); strings.Contains(body, "urn:uuid:") {
+		t.Errorf("unresolved urn:uuid in %s", body)
+	}
+}
+
+func TestStreamStopsOnProducerError(t *testing.T) {
+	st := backends()[0].open(t)
+	_, err := importer(t, st).Stream(t.Context(), func(ctx context.Context, emit Emit) error {
+		emit(fhir.Resource{"resourceType": "Patient", "id": "x"})
+		return os.ErrDeadlineExceeded
+	})
+	if err == nil {
+		t.Fatal("producer error not returned")
+	}
+}
