@@ -9,21 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
-	"github.com/hip-platform/hip/internal/bench"
-	"github.com/hip-platform/hip/internal/fhir/spec"
-	"github.com/hip-platform/hip/internal/fhir/validate"
-	"github.com/hip-platform/hip/internal/server"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/postgres"
 	"github.com/hip-platform/hip/internal/store/sqlite"
@@ -32,10 +22,13 @@ import (
 const usage = `hip — 区域全民健康信息平台 (regional health information platform)
 
 Usage:
-  hip serve   [--addr HOST:PORT] [--db PATH|postgres://…]   run the platform
-  hip migrate [--db PATH|postgres://…]                       apply database migrations
-  hip bench ingest [flags]                                   measure transaction ingest
-  hip version                                                print the version
+  hip demo    [--dir DIR] [--residents N] [--addr HOST:PORT]  run the platform on a generated demo region
+  hip serve   [--addr HOST:PORT] [--db PATH|postgres://…]    run the platform
+  hip migrate [--db PATH|postgres://…]                        apply database migrations
+  hip synth   --out DIR [--seed N] [--residents N] [--years N] generate a synthetic region as FHIR NDJSON
+  hip import  [--db …] FILE|DIR…                               bulk-load NDJSON or Bundle files
+  hip bench   ingest|synth [flags]                             measure ingest or generation
+  hip version                                                  print the version
 
 Environment: HIP_ADDR, HIP_DATABASE_URL (or HIP_DATABASE_URL_FILE), HIP_BASE_URL,
 HIP_MAX_BODY_BYTES, HIP_LOG_LEVEL (debug|info|warn|error).
@@ -67,6 +60,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return serve(rest, stderr)
+	case "demo":
+		return demo(rest, stdout, stderr)
+	case "synth":
+		return synthCmd(rest, stdout, stderr)
+	case "import":
+		return importCmd(rest, stdout, stderr)
 	case "migrate":
 		return migrate(rest, stdout, stderr)
 	case "bench":
@@ -169,69 +168,6 @@ func openStore(ctx context.Context, dsn string) (store.Store, []string, error) {
 	return db, db.AppliedMigrations(), nil
 }
 
-// newServer builds the FHIR server over st.
-func newServer(cfg *Config, st store.Store, log *slog.Logger) (*server.Server, error) {
-	defs, err := spec.Load()
-	if err != nil {
-		return nil, err
-	}
-	return server.New(server.Config{
-		Store:        st,
-		Definitions:  defs,
-		Validator:    validate.New(defs),
-		Logger:       log,
-		Version:      version(),
-		BaseURL:      cfg.BaseURL,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-	})
-}
-
-func serve(args []string, stderr io.Writer) error {
-	var cfg Config
-	if err := parseFlags("serve", args, stderr, func(fs *flag.FlagSet) { cfg.flags(fs, true) }); err != nil {
-		return err
-	}
-	log, err := cfg.logger(stderr)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	st, applied, err := openStore(ctx, cfg.DB)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if len(applied) > 0 {
-		log.Info("applied migrations", "migrations", applied)
-	}
-	srv, err := newServer(&cfg, st, log)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	log.Info("hip serving", "addr", ln.Addr().String(), "db", redactDSN(cfg.DB), "fhir", "/fhir")
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
-	return nil
-}
-
 // redactDSN hides a password in a database URL before it is logged.
 func redactDSN(dsn string) string {
 	if i := strings.Index(dsn, "://"); i >= 0 {
@@ -263,63 +199,4 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "applied", m)
 	}
 	return nil
-}
-
-func benchCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "ingest" {
-		return errors.New("usage: hip bench ingest [flags]")
-	}
-	var cfg Config
-	var bc bench.IngestConfig
-	var url, cpuProfile string
-	err := parseFlags("bench ingest", args[1:], stderr, func(fs *flag.FlagSet) {
-		cfg.flags(fs, false)
-		fs.StringVar(&url, "url", "", "FHIR base URL of a running server; empty: start one in-process on --db")
-		fs.StringVar(&bc.BundlesDir, "bundles", "../shared/synthea", "directory of transaction bundles (*.json)")
-		fs.IntVar(&bc.Resources, "resources", 200000, "post until at least this many resources are in")
-		fs.IntVar(&bc.Clients, "clients", 4, "concurrent clients")
-		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
-	})
-	if err != nil {
-		return err
-	}
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	cfg.MaxBodyBytes = 64 << 20
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if url == "" {
-		st, _, err := openStore(ctx, cfg.DB)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		srv, err := newServer(&cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			return err
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		hs := &http.Server{Handler: srv.Handler()}
-		go hs.Serve(ln)
-		defer hs.Close()
-		url = "http://" + ln.Addr().String() + "/fhir"
-		fmt.Fprintf(stdout, "in-process server on %s over %s\n", url, redactDSN(cfg.DB))
-	}
-	bc.BaseURL = url
-	bc.Progress = stderr
-	res, err := bench.Ingest(ctx, bc)
-	fmt.Fprintln(stdout, res.String())
-	return err
 }

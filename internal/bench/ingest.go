@@ -17,12 +17,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hip-platform/hip/internal/synth"
 )
 
 // IngestConfig configures Ingest.
 type IngestConfig struct {
 	BaseURL    string       // FHIR base URL, e.g. http://127.0.0.1:8080/fhir; required
-	BundlesDir string       // transaction bundles (*.json) to repeat; default ../shared/synthea
+	BundlesDir string       // transaction bundles (*.json) to repeat with fresh ids; empty: generate a region
+	Synth      synth.Config // the region generated when BundlesDir is empty
+	BundleSize int          // entries per generated transaction bundle; default 500
 	Resources  int          // post until at least this many resources are posted; <= 0: every bundle once
 	Clients    int          // concurrent clients, each with one request in flight; default 4
 	HTTPClient *http.Client // default: a client keeping Clients connections alive
@@ -48,16 +52,15 @@ func (r IngestResult) String() string {
 		r.P50.Round(time.Millisecond), r.P95.Round(time.Millisecond), r.P99.Round(time.Millisecond))
 }
 
-// Ingest loads the transaction bundles in cfg.BundlesDir once, then POSTs them to
-// cfg.BaseURL round-robin until at least cfg.Resources resources are in, each copy with
-// fresh urn:uuid values so that every copy creates new resources. The first failed
-// bundle stops the run; the result then covers what was acknowledged before it.
+// Ingest POSTs transaction bundles to cfg.BaseURL from cfg.Clients concurrent
+// clients until at least cfg.Resources resources are in: either the bundles in
+// cfg.BundlesDir, repeated round-robin with fresh urn:uuid values so that every copy
+// creates new resources, or a synthetic region generated on the fly and cut into
+// bundles of PUT entries. The first failed bundle stops the run; the result then
+// covers what was acknowledged before it.
 func Ingest(ctx context.Context, cfg IngestConfig) (IngestResult, error) {
 	if cfg.BaseURL == "" {
 		return IngestResult{}, errors.New("ingest: no base URL")
-	}
-	if cfg.BundlesDir == "" {
-		cfg.BundlesDir = "../shared/synthea"
 	}
 	if cfg.Clients <= 0 {
 		cfg.Clients = 4
@@ -69,38 +72,23 @@ func Ingest(ctx context.Context, cfg IngestConfig) (IngestResult, error) {
 		tr.MaxIdleConnsPerHost = cfg.Clients
 		cfg.HTTPClient = &http.Client{Transport: tr}
 	}
-	tpls, err := loadTemplates(cfg.BundlesDir)
-	if err != nil {
-		return IngestResult{}, fmt.Errorf("ingest: %w", err)
-	}
-	perRound := 0
-	for _, t := range tpls {
-		perRound += t.entries
-	}
-	if perRound == 0 {
-		return IngestResult{}, fmt.Errorf("ingest: the bundles in %s have no entries", cfg.BundlesDir)
-	}
-
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	jobs := make(chan *template)
+	jobs := make(chan job, cfg.Clients)
+	var produce func() error
+	if cfg.BundlesDir != "" {
+		tpls, err := loadTemplates(cfg.BundlesDir)
+		if err != nil {
+			return IngestResult{}, fmt.Errorf("ingest: %w", err)
+		}
+		produce = func() error { return repeatTemplates(ctx, tpls, cfg.Resources, jobs) }
+	} else {
+		produce = func() error { return generateBundles(ctx, cfg.Synth, cfg.Resources, cfg.BundleSize, jobs) }
+	}
 	go func() {
 		defer close(jobs)
-		enough := func(i, queued int) bool {
-			if cfg.Resources > 0 {
-				return queued >= cfg.Resources
-			}
-			return i >= len(tpls)
-		}
-		queued := 0
-		for i := 0; !enough(i, queued); i++ {
-			t := &tpls[i%len(tpls)]
-			select {
-			case jobs <- t:
-				queued += t.entries
-			case <-ctx.Done():
-				return
-			}
+		if err := produce(); err != nil {
+			cancel(fmt.Errorf("ingest: %w", err))
 		}
 	}()
 
@@ -111,15 +99,14 @@ func Ingest(ctx context.Context, cfg IngestConfig) (IngestResult, error) {
 	var wg sync.WaitGroup
 	for w := range cfg.Clients {
 		wg.Go(func() {
-			for t := range jobs {
-				body := t.fresh()
+			for j := range jobs {
 				sent := time.Now()
-				if err := postTransaction(ctx, cfg.HTTPClient, url, body, t.entries); err != nil {
-					cancel(fmt.Errorf("ingest: bundle %s: %w", t.name, err))
+				if err := postTransaction(ctx, cfg.HTTPClient, url, j.body, j.entries); err != nil {
+					cancel(fmt.Errorf("ingest: bundle %s: %w", j.name, err))
 					return
 				}
 				latencies[w] = append(latencies[w], time.Since(sent))
-				posted.Add(int64(t.entries))
+				posted.Add(int64(j.entries))
 				bundles.Add(1)
 			}
 		})

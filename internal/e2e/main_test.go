@@ -159,13 +159,20 @@ type server struct {
 // /healthz answers. The process is killed at the end of the test if still running.
 func startServer(t *testing.T, db string) *server {
 	t.Helper()
+	return startHip(t, db, "serve", "--db", db)
+}
+
+// startHip runs a serving hip command (serve, demo) with args on a free loopback
+// port and waits until /healthz answers.
+func startHip(t *testing.T, db, command string, args ...string) *server {
+	t.Helper()
 	addr := freeAddr(t)
 	logFile, err := os.CreateTemp(t.TempDir(), "hip-serve-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(hipBinary, "serve", "--addr", addr, "--db", db)
+	cmd := exec.Command(hipBinary, append([]string{command, "--addr", addr}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = hipEnv()
 	cmd.Stdout = logFile
@@ -198,7 +205,8 @@ func startServer(t *testing.T, db string) *server {
 			t.Logf("hip serve log (%s), last lines:\n%s", s.logPath, s.logTail(40))
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	// demo generates its region before it listens.
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := s.client.Get(s.URL + "/healthz")
 		if err == nil {
@@ -209,11 +217,11 @@ func startServer(t *testing.T, db string) *server {
 		}
 		select {
 		case <-s.exited:
-			t.Fatalf("hip serve --db %s exited before answering /healthz: %v\n%s", db, s.waitErr, s.logTail(40))
+			t.Fatalf("hip %s exited before answering /healthz: %v\n%s", command, s.waitErr, s.logTail(40))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("hip serve did not answer /healthz with 200 within 20s (last: %v)\n%s", err, s.logTail(40))
+			t.Fatalf("hip %s did not answer /healthz with 200 within 90s (last: %v)\n%s", command, err, s.logTail(40))
 		}
 	}
 }

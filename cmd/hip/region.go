@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hip-platform/hip/internal/bulk"
+	"github.com/hip-platform/hip/internal/fhir/spec"
+	"github.com/hip-platform/hip/internal/fhir/validate"
+	"github.com/hip-platform/hip/internal/store"
+	"github.com/hip-platform/hip/internal/synth"
+)
+
+// synthFlags declares the generator's options on fs.
+func synthFlags(fs *flag.FlagSet, sc *synth.Config, scenarios *string, residents int) {
+	fs.Uint64Var(&sc.Seed, "seed", 1, "random seed: the same seed and options give the same region")
+	fs.IntVar(&sc.Residents, "residents", residents, "number of residents (whole households)")
+	fs.IntVar(&sc.Years, "years", 1, "years of care")
+	fs.Func("start", "first day of the care period, YYYY-MM-DD (default 2025-01-01)", func(s string) error {
+		t, err := time.ParseInLocation(time.DateOnly, s, time.FixedZone("CST", 8*3600))
+		sc.Start = t
+		return err
+	})
+	fs.StringVar(scenarios, "scenarios", "all", "ground-truth scenarios: all, none, or a comma list of "+strings.Join(synth.ScenarioNames(), ","))
+}
+
+func synthCmd(args []string, stdout, stderr io.Writer) error {
+	var sc synth.Config
+	var out, scenarios string
+	err := parseFlags("synth", args, stderr, func(fs *flag.FlagSet) {
+		synthFlags(fs, &sc, &scenarios, 5000)
+		fs.StringVar(&out, "out", "", "output directory: Type.ndjson per resource type and manifest.json (required)")
+	})
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		return errors.New("synth: --out DIR is required")
+	}
+	if sc.Scenarios, err = synth.ParseScenarios(scenarios); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := writeRegion(ctx, sc, out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res)
+	return nil
+}
+
+// regionResult reports a generation run.
+type regionResult struct {
+	manifest  *synth.Manifest
+	resources int
+	elapsed   time.Duration
+	out       string
+}
+
+func (r regionResult) String() string {
+	return fmt.Sprintf("生成 generated %d residents in %d households: %d resources in %s (%.0f resources/s, peak RSS %d MiB) → %s",
+		r.manifest.Residents, r.manifest.Households, r.resources, r.elapsed.Round(time.Millisecond),
+		float64(r.resources)/r.elapsed.Seconds(), peakRSS()>>20, r.out)
+}
+
+// writeRegion generates a region as NDJSON files with its manifest into dir.
+func writeRegion(ctx context.Context, sc synth.Config, dir string) (regionResult, error) {
+	w, err := bulk.NewNDJSONWriter(dir)
+	if err != nil {
+		return regionResult{}, err
+	}
+	start := time.Now()
+	m, err := synth.Generate(ctx, sc, w.Write)
+	if err = errors.Join(err, w.Close()); err != nil {
+		return regionResult{}, err
+	}
+	elapsed := time.Since(start)
+	if err := m.WriteFile(filepath.Join(dir, "manifest.json")); err != nil {
+		return regionResult{}, err
+	}
+	n := 0
+	for _, c := range m.Counts {
+		n += c
+	}
+	return regionResult{manifest: m, resources: n, elapsed: elapsed, out: dir}, nil
+}
+
+// peakRSS is the process's peak resident set size in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Maxrss << 10 // Linux reports KiB
+}
+
+func newImporter(st store.Store, defs *spec.Definitions, progress io.Writer) *bulk.Importer {
+	return &bulk.Importer{Store: st, Validator: validate.New(defs), Progress: progress}
+}
+
+func importCmd(args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	var batch int
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.flags(fs, false)
+	fs.IntVar(&batch, "batch", 2000, "resources per transaction")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hip import [--db …] FILE|DIR…  (NDJSON *.ndjson, Bundle *.json)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("import: name the files or directories to import")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, _, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	defs, err := spec.Load()
+	if err != nil {
+		return err
+	}
+	im := newImporter(st, defs, stderr)
+	im.Batch = batch
+	sum, err := im.Files(ctx, fs.Args())
+	fmt.Fprint(stdout, sum)
+	if err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		return fmt.Errorf("import: %d resources refused", sum.Failed)
+	}
+	return nil
+}
+
+func demo(args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	var sc synth.Config
+	var dir, scenarios string
+	err := parseFlags("demo", args, stderr, func(fs *flag.FlagSet) {
+		cfg.flags(fs, true)
+		synthFlags(fs, &sc, &scenarios, 5000)
+		fs.StringVar(&dir, "dir", "", "directory of the demo database and manifest (default: a new temporary directory)")
+	})
+	if err != nil {
+		return err
+	}
+	if sc.Scenarios, err = synth.ParseScenarios(scenarios); err != nil {
+		return err
+	}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "hip-demo-"); err != nil {
+			return err
+		}
+	}
+	cfg.DB = filepath.Join(dir, "hip.db")
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, _, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	defs, err := spec.Load()
+	if err != nil {
+		return err
+	}
+	first, err := firstPatient(ctx, st)
+	if err != nil {
+		return err
+	}
+	if first == "" {
+		fmt.Fprintf(stdout, "生成演示区域 generating the demo region: %d residents, %d year(s) of care → %s\n", sc.Residents, max(sc.Years, 1), dir)
+		var m *synth.Manifest
+		sum, err := newImporter(st, defs, stderr).Stream(ctx, func(ctx context.Context, emit bulk.Emit) error {
+			var err error
+			m, err = synth.Generate(ctx, sc, emit)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := m.WriteFile(filepath.Join(dir, "manifest.json")); err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, sum)
+		if first, err = firstPatient(ctx, st); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "使用已有演示数据 using the demo data already in %s\n", dir)
+	}
+	return runServer(ctx, &cfg, st, defs, log, func(addr net.Addr) {
+		fmt.Fprint(stdout, demoBanner(addr, dir, first))
+	})
+}
+
+func firstPatient(ctx context.Context, st store.Store) (string, error) {
+	page, err := st.Search(ctx, store.Query{Types: []string{"Patient"}, Count: 1})
+	if err != nil {
+		return "", err
+	}
+	if len(page.Resources) == 0 {
+		return "", nil
+	}
+	return page.Resources[0].ID, nil
+}
+
+// demoBanner tells what to try once the demo serves.
+func demoBanner(addr net.Addr, dir, patient string) string {
+	host := addr.String()
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		host = fmt.Sprintf("localhost:%d", tcp.Port)
+	}
+	base := "http://" + host + "/fhir"
+	return fmt.Sprintf(`
+HIP 演示平台已就绪 — the HIP demo is ready: %[1]s
+  能力声明 CapabilityStatement   %[1]s/metadata
+  居民 residents                 %[1]s/Patient?_count=10
+  一位居民 one resident          %[1]s/Patient/%[2]s
+  该居民的历史 its history        %[1]s/Patient/%[2]s/_history
+  医疗机构 facilities            %[1]s/Organization?_count=20
+  最近的变更 recent changes       %[1]s/_history?_count=10
+  运行指标 metrics                http://%[3]s/metrics
+数据与真值清单 data and ground truth: %[4]s (manifest.json)
+按 Ctrl+C 停止 — press Ctrl+C to stop.
+`, base, patient, host, dir)
+}

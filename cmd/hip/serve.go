@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hip-platform/hip/internal/fhir/spec"
+	"github.com/hip-platform/hip/internal/fhir/validate"
+	"github.com/hip-platform/hip/internal/server"
+	"github.com/hip-platform/hip/internal/store"
+)
+
+func serve(args []string, stderr io.Writer) error {
+	var cfg Config
+	if err := parseFlags("serve", args, stderr, func(fs *flag.FlagSet) { cfg.flags(fs, true) }); err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, applied, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(applied) > 0 {
+		log.Info("applied migrations", "migrations", applied)
+	}
+	defs, err := spec.Load()
+	if err != nil {
+		return err
+	}
+	return runServer(ctx, &cfg, st, defs, log, nil)
+}
+
+// newServer builds the FHIR server over st.
+func newServer(cfg *Config, st store.Store, defs *spec.Definitions, log *slog.Logger) (*server.Server, error) {
+	return server.New(server.Config{
+		Store:        st,
+		Definitions:  defs,
+		Validator:    validate.New(defs),
+		Logger:       log,
+		Version:      version(),
+		BaseURL:      cfg.BaseURL,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+}
+
+// runServer serves the platform on cfg.Addr until ctx ends, then shuts down
+// gracefully. ready, if set, is called once the listener is open.
+func runServer(ctx context.Context, cfg *Config, st store.Store, defs *spec.Definitions, log *slog.Logger, ready func(addr net.Addr)) error {
+	srv, err := newServer(cfg, st, defs, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("hip serving", "addr", ln.Addr().String(), "db", redactDSN(cfg.DB), "fhir", "/fhir")
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,223 @@
+package synth
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/spec"
+	"github.com/hip-platform/hip/internal/fhir/validate"
+)
+
+var loadDefs = sync.OnceValues(spec.Load)
+
+// region generates a small region and returns its resources by type/id, in order,
+// with the manifest.
+func region(t testing.TB, cfg Config) ([]fhir.Resource, *Manifest) {
+	t.Helper()
+	var out []fhir.Resource
+	m, err := Generate(t.Context(), cfg, func(res fhir.Resource) error {
+		out = append(out, res)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	return out, m
+}
+
+func digest(t testing.TB, cfg Config) [32]byte {
+	h := sha256.New()
+	m, err := Generate(t.Context(), cfg, func(res fhir.Resource) error {
+		b, err := res.MarshalJSON()
+		h.Write(b)
+		h.Write([]byte{'\n'})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The manifest is part of the output.
+	path := filepath.Join(t.TempDir(), "manifest.json")
+	if err := m.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Write(manifest)
+	if back, err := ReadManifest(path); err != nil || back.Residents != m.Residents {
+		t.Fatalf("manifest round trip: %v", err)
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+func TestDeterministic(t *testing.T) {
+	cfg := Config{Seed: 42, Residents: 600, Scenarios: AllScenarios()}
+	a, b := digest(t, cfg), digest(t, cfg)
+	if a != b {
+		t.Fatalf("the same seed gave different output")
+	}
+	cfg.Seed = 43
+	if digest(t, cfg) == a {
+		t.Fatalf("another seed gave the same output")
+	}
+}
+
+func TestResidentCountAndManifest(t *testing.T) {
+	out, m := region(t, Config{Seed: 1, Residents: 500, Scenarios: AllScenarios()})
+	if m.Residents < 500 || m.Residents > 500+10 {
+		t.Errorf("%d residents, want 500 up to one household more", m.Residents)
+	}
+	counted := map[string]int{}
+	for _, r := range out {
+		counted[r.Type()]++
+	}
+	for typ, n := range m.Counts {
+		if counted[typ] != n {
+			t.Errorf("manifest counts %d %s, output has %d", n, typ, counted[typ])
+		}
+	}
+	for _, typ := range []string{"Organization", "Location", "HealthcareService", "Practitioner", "PractitionerRole",
+		"Patient", "Encounter", "Condition", "Observation", "MedicationRequest", "Claim", "Coverage", "Immunization", "EpisodeOfCare"} {
+		if counted[typ] == 0 {
+			t.Errorf("no %s generated", typ)
+		}
+	}
+}
+
+// Every generated resource passes the store's write checks, and ids are unique.
+func TestEveryResourceValid(t *testing.T) {
+	defs, err := loadDefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := validate.New(defs)
+	out, _ := region(t, Config{Seed: 3, Residents: 1500, Scenarios: AllScenarios()})
+	seen := map[string]bool{}
+	bad := 0
+	for _, res := range out {
+		key := res.Type() + "/" + res.ID()
+		if seen[key] {
+			t.Errorf("duplicate id %s", key)
+		}
+		seen[key] = true
+		if err := v.Resource(res); err != nil {
+			if bad++; bad <= 10 {
+				t.Errorf("%s: %v", key, fhir.AsError(err).Issues)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d resources invalid", bad, len(out))
+	}
+}
+
+// The manifest's ground truth names resources that are in the output.
+func TestGroundTruthPresent(t *testing.T) {
+	out, m := region(t, Config{Seed: 5, Residents: 4000, Scenarios: AllScenarios()})
+	byKey := map[string]fhir.Resource{}
+	for _, res := range out {
+		byKey[res.Type()+"/"+res.ID()] = res
+	}
+	need := func(what, typ, id string) fhir.Resource {
+		t.Helper()
+		res, ok := byKey[typ+"/"+id]
+		if !ok {
+			t.Errorf("%s: %s/%s not in the output", what, typ, id)
+		}
+		return res
+	}
+	if len(m.Duplicates) == 0 || len(m.Outbreaks) == 0 || len(m.Fraud) == 0 || len(m.Shortages) == 0 || len(m.PriceAnomalies) == 0 {
+		t.Fatalf("a scenario injected nothing: %d duplicates, %d outbreaks, %d fraud, %d shortages, %d price anomalies",
+			len(m.Duplicates), len(m.Outbreaks), len(m.Fraud), len(m.Shortages), len(m.PriceAnomalies))
+	}
+	for _, d := range m.Duplicates {
+		need("duplicate person", "Patient", d.Person)
+		for _, r := range d.Records {
+			need("duplicate record", "Patient", r.Patient)
+			need("duplicate facility", "Organization", r.Facility)
+		}
+	}
+	for _, ob := range m.Outbreaks {
+		if len(ob.Cases) == 0 {
+			t.Errorf("outbreak %s has no cases", ob.ID)
+		}
+		for _, c := range ob.Cases {
+			cond := need("outbreak case", "Condition", c)
+			if cond != nil && !bytes.Contains(mustJSON(t, cond), []byte(`"code":"`+ob.Disease+`"`)) {
+				t.Errorf("outbreak %s case %s lacks code %s", ob.ID, c, ob.Disease)
+			}
+		}
+	}
+	for _, f := range m.Fraud {
+		need("fraud patient", "Patient", f.Patient)
+		for _, c := range f.Claims {
+			need("fraud claim", "Claim", c)
+		}
+	}
+	for _, p := range m.PriceAnomalies {
+		for _, id := range p.Resources {
+			if _, ok := byKey["SupplyDelivery/"+id]; !ok {
+				if _, ok := byKey[id]; !ok {
+					t.Errorf("price anomaly resource %s not in the output", id)
+				}
+			}
+		}
+	}
+	scenarios := Config{Seed: 5, Residents: 500}
+	_, none := region(t, scenarios)
+	if len(none.Duplicates)+len(none.Outbreaks)+len(none.Fraud)+len(none.Shortages)+len(none.PriceAnomalies) != 0 {
+		t.Errorf("scenarios switched off still injected ground truth")
+	}
+}
+
+func mustJSON(t testing.TB, r fhir.Resource) []byte {
+	b, err := r.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseScenarios(t *testing.T) {
+	for in, want := range map[string]Scenarios{
+		"all":              AllScenarios(),
+		"none":             {},
+		"fraud,duplicates": {Fraud: true, Duplicates: true},
+		"prices":           {PriceAnomalies: true},
+	} {
+		got, err := ParseScenarios(in)
+		if err != nil || got != want {
+			t.Errorf("%q: %+v %v", in, got, err)
+		}
+	}
+	if _, err := ParseScenarios("fraud,bogus"); err == nil {
+		t.Errorf("unknown scenario accepted")
+	}
+}
+
+// BenchmarkGenerate measures the whole generator (marshalling included, as the
+// NDJSON writer does) in resources/s.
+func BenchmarkGenerate(b *testing.B) {
+	n := 0
+	for b.Loop() {
+		n = 0
+		_, err := Generate(b.Context(), Config{Seed: 1, Residents: 20000, Scenarios: AllScenarios()}, func(res fhir.Resource) error {
+			n++
+			_, err := res.MarshalJSON()
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "resources/s")
+}
