@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -76,6 +77,11 @@ func (r regionResult) String() string {
 
 // writeRegion generates a region as NDJSON files with its manifest into dir.
 func writeRegion(ctx context.Context, sc synth.Config, dir string) (regionResult, error) {
+	// The generator allocates many short-lived maps: collecting less often trades
+	// a few hundred MiB for about a third more speed. GOGC, if set, still rules.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	w, err := bulk.NewNDJSONWriter(dir)
 	if err != nil {
 		return regionResult{}, err

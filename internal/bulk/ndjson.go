@@ -9,21 +9,31 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 
 	"github.com/hip-platform/hip/internal/fhir"
 )
 
-// NDJSONWriter writes resources to DIR/Type.ndjson, one JSON object per line.
+// encodeBatch is how many resources one encoding job takes.
+const encodeBatch = 256
+
+// NDJSONWriter writes resources to DIR/Type.ndjson, one JSON object per line, in
+// the order written. Encoding runs on every core; the files are written by one
+// goroutine in order, so the output is the same however the work was spread.
 type NDJSONWriter struct {
-	dir    string
-	files  map[string]*ndjsonFile
-	counts map[string]int
+	dir     string
+	counts  map[string]int
+	batch   []fhir.Resource
+	futures chan chan encoded // encoded batches, in write order
+	done    chan error        // the file writer's result
 }
 
-type ndjsonFile struct {
-	f *os.File
-	w *bufio.Writer
+// encoded is one batch as lines.
+type encoded struct {
+	types []string
+	lines [][]byte
+	err   error
 }
 
 // NewNDJSONWriter creates dir if needed. Existing files of the types written are
@@ -32,50 +42,102 @@ func NewNDJSONWriter(dir string) (*NDJSONWriter, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("bulk: %w", err)
 	}
-	return &NDJSONWriter{dir: dir, files: map[string]*ndjsonFile{}, counts: map[string]int{}}, nil
+	w := &NDJSONWriter{
+		dir:     dir,
+		counts:  map[string]int{},
+		batch:   make([]fhir.Resource, 0, encodeBatch),
+		futures: make(chan chan encoded, 2*runtime.GOMAXPROCS(0)),
+		done:    make(chan error, 1),
+	}
+	go func() { w.done <- w.writeFiles() }()
+	return w, nil
 }
 
-// Write appends res to its type's file.
+// Write queues res for its type's file. Encoding errors surface from Close.
 func (w *NDJSONWriter) Write(res fhir.Resource) error {
-	typ := res.Type()
-	if typ == "" {
+	if res.Type() == "" {
 		return errors.New("bulk: a resource without resourceType")
 	}
-	out, ok := w.files[typ]
-	if !ok {
-		f, err := os.Create(filepath.Join(w.dir, typ+".ndjson"))
-		if err != nil {
-			return fmt.Errorf("bulk: %w", err)
-		}
-		out = &ndjsonFile{f: f, w: bufio.NewWriterSize(f, 256<<10)}
-		w.files[typ] = out
+	w.counts[res.Type()]++
+	w.batch = append(w.batch, res)
+	if len(w.batch) == encodeBatch {
+		w.dispatch()
 	}
-	b, err := res.MarshalJSON()
-	if err != nil {
-		return fmt.Errorf("bulk: encode %s/%s: %w", typ, res.ID(), err)
-	}
-	out.w.Write(b)
-	if err := out.w.WriteByte('\n'); err != nil {
-		return fmt.Errorf("bulk: write %s: %w", typ, err)
-	}
-	w.counts[typ]++
 	return nil
+}
+
+// dispatch hands the current batch to an encoder; it blocks while enough batches
+// are in flight, which bounds memory.
+func (w *NDJSONWriter) dispatch() {
+	if len(w.batch) == 0 {
+		return
+	}
+	batch := w.batch
+	w.batch = make([]fhir.Resource, 0, encodeBatch)
+	f := make(chan encoded, 1)
+	w.futures <- f
+	go func() {
+		enc := encoded{types: make([]string, len(batch)), lines: make([][]byte, len(batch))}
+		for i, res := range batch {
+			b, err := res.MarshalJSON()
+			if err != nil {
+				enc.err = fmt.Errorf("bulk: encode %s/%s: %w", res.Type(), res.ID(), err)
+				break
+			}
+			enc.types[i], enc.lines[i] = res.Type(), append(b, '\n')
+		}
+		f <- enc
+	}()
+}
+
+// writeFiles writes encoded batches in order until the futures are closed.
+func (w *NDJSONWriter) writeFiles() error {
+	type file struct {
+		f *os.File
+		w *bufio.Writer
+	}
+	files := map[string]*file{}
+	var errs []error
+	for f := range w.futures {
+		enc := <-f
+		if enc.err != nil || len(errs) > 0 {
+			errs = append(errs, enc.err)
+			continue // keep draining so Close returns
+		}
+		for i, line := range enc.lines {
+			out, ok := files[enc.types[i]]
+			if !ok {
+				fh, err := os.Create(filepath.Join(w.dir, enc.types[i]+".ndjson"))
+				if err != nil {
+					errs = append(errs, fmt.Errorf("bulk: %w", err))
+					break
+				}
+				out = &file{f: fh, w: bufio.NewWriterSize(fh, 256<<10)}
+				files[enc.types[i]] = out
+			}
+			if _, err := out.w.Write(line); err != nil {
+				errs = append(errs, fmt.Errorf("bulk: write %s: %w", enc.types[i], err))
+				break
+			}
+		}
+	}
+	types := make([]string, 0, len(files))
+	for t := range files {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	for _, t := range types {
+		errs = append(errs, files[t].w.Flush(), files[t].f.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Counts returns the number of resources written per type.
 func (w *NDJSONWriter) Counts() map[string]int { return w.counts }
 
-// Close flushes and closes every file.
+// Close encodes what is queued, then flushes and closes every file.
 func (w *NDJSONWriter) Close() error {
-	var errs []error
-	types := make([]string, 0, len(w.files))
-	for t := range w.files {
-		types = append(types, t)
-	}
-	slices.Sort(types)
-	for _, t := range types {
-		f := w.files[t]
-		errs = append(errs, f.w.Flush(), f.f.Close())
-	}
-	return errors.Join(errs...)
+	w.dispatch()
+	close(w.futures)
+	return <-w.done
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 )
 
@@ -67,88 +66,3 @@ func (r Resource) Stamp(id string, version int64, updated time.Time) {
 
 // FormatInstant renders t as a FHIR instant in UTC with millisecond precision.
 func FormatInstant(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
-
-// MarshalJSON writes resourceType, id and meta first, then the other elements in
-// name order, without HTML escaping (narratives are XHTML).
-func (r Resource) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	if err := r.encode(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-func (r Resource) encode(buf *bytes.Buffer) error {
-	keys := make([]string, 0, len(r))
-	for k := range r {
-		keys = append(keys, k)
-	}
-	rank := func(k string) int {
-		switch k {
-		case "resourceType":
-			return 0
-		case "id":
-			return 1
-		case "meta":
-			return 2
-		}
-		return 3
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if d := rank(a) - rank(b); d != 0 {
-			return d
-		}
-		if a < b {
-			return -1
-		} else if a > b {
-			return 1
-		}
-		return 0
-	})
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	buf.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		if err := enc.Encode(k); err != nil {
-			return err
-		}
-		buf.Truncate(buf.Len() - 1) // Encode appends a newline
-		buf.WriteByte(':')
-		if err := encodeValue(buf, enc, r[k]); err != nil {
-			return fmt.Errorf("fhir: encode %s: %w", k, err)
-		}
-	}
-	buf.WriteByte('}')
-	return nil
-}
-
-func encodeValue(buf *bytes.Buffer, enc *json.Encoder, v any) error {
-	// Nested objects go through encode too, so contained and bundled resources keep
-	// resourceType first.
-	switch x := v.(type) {
-	case map[string]any:
-		return Resource(x).encode(buf)
-	case Resource:
-		return x.encode(buf)
-	case []any:
-		buf.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := encodeValue(buf, enc, e); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-		return nil
-	}
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	buf.Truncate(buf.Len() - 1)
-	return nil
-}

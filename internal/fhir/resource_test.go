@@ -115,3 +115,44 @@ func FuzzParseMarshal(f *testing.F) {
 		}
 	})
 }
+
+// The hand-written encoder writes strings as encoding/json does (without its
+// HTML and U+2028/2029 escapes), so decoders read back the same text.
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "王小明", "a\"b\\c", "line\nbreak\r\ttab", "\x00\x01\x1f", "<div>&amp;</div>", "bad\xffutf8", "emoji 😀", "\u007f"} {
+		got := string(appendString(nil, s))
+		var back string
+		if err := json.Unmarshal([]byte(got), &back); err != nil {
+			t.Errorf("%q → %s does not decode: %v", s, got, err)
+			continue
+		}
+		want, _ := json.Marshal(s)
+		var wantBack string
+		json.Unmarshal(want, &wantBack)
+		if back != wantBack {
+			t.Errorf("%q decodes to %q, encoding/json's to %q", s, back, wantBack)
+		}
+	}
+	for _, n := range []string{"0", "-1.50", "1e10", "2.5E-3"} {
+		if !validNumber(n) {
+			t.Errorf("%s rejected", n)
+		}
+	}
+	for _, n := range []string{"", "-", "01", "1.", ".5", "1e", "+1", "0x1", "NaN"} {
+		if validNumber(n) {
+			t.Errorf("%s accepted", n)
+		}
+	}
+}
+
+func BenchmarkMarshal(b *testing.B) {
+	r, err := Parse([]byte(`{"resourceType":"Observation","id":"o1","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"718-7","display":"Hemoglobin"}],"text":"血红蛋白"},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-03-01T08:30:00+08:00","valueQuantity":{"value":13.2,"unit":"g/dL","system":"http://unitsofmeasure.org","code":"g/dL"},"referenceRange":[{"low":{"value":12.0,"unit":"g/dL"},"high":{"value":16.0,"unit":"g/dL"}}]}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := r.MarshalJSON(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
