@@ -32,6 +32,7 @@ type Importer struct {
 	Validator Validator
 	Batch     int       // resources per transaction; default 2000
 	Workers   int       // parse and validate workers; default GOMAXPROCS
+	Writers   int       // concurrent write transactions; default 2
 	Progress  io.Writer // a progress line about twice a second; nil for none
 	MaxErrors int       // errors reported in detail; default 100
 }
@@ -299,13 +300,13 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 	var stored atomic.Int64
 	stopProgress := im.reportProgress(start, &stored)
 	defer stopProgress()
-	pending := make([]fhir.Resource, 0, batch)
-	flush := func() error {
-		if len(pending) == 0 {
+	var storedMu sync.Mutex // guards sum.Resources and sum.ByType
+	storeBatch := func(batch []fhir.Resource) error {
+		if len(batch) == 0 {
 			return nil
 		}
 		err := im.Store.Tx(ctx, func(tx store.Tx) error {
-			for _, res := range pending {
+			for _, res := range batch {
 				if _, _, err := tx.Put(ctx, res, store.Precondition{}); err != nil {
 					return err
 				}
@@ -313,34 +314,43 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("bulk: store a batch of %d: %w", len(pending), err)
+			return fmt.Errorf("bulk: store a batch of %d: %w", len(batch), err)
 		}
-		for _, res := range pending {
+		storedMu.Lock()
+		defer storedMu.Unlock()
+		for _, res := range batch {
 			sum.ByType[res.Type()]++
 		}
-		sum.Resources += len(pending)
+		sum.Resources += len(batch)
 		stored.Store(int64(sum.Resources))
-		pending = pending[:0]
 		return nil
 	}
-	var writeErr error
-	for it := range checked {
-		if writeErr != nil {
-			continue // drain so the workers can finish
-		}
-		pending = append(pending, it.res)
-		if len(pending) == batch {
-			if writeErr = flush(); writeErr != nil {
-				cancel(writeErr)
+	// Writers: one is all SQLite can use; PostgreSQL overlaps several.
+	errs := make([]error, cmpOr(im.Writers, 2))
+	var writers sync.WaitGroup
+	for w := range errs {
+		writers.Go(func() {
+			pending := make([]fhir.Resource, 0, batch)
+			for it := range checked {
+				if errs[w] != nil {
+					continue // drain so the workers can finish
+				}
+				if pending = append(pending, it.res); len(pending) == batch {
+					if errs[w] = storeBatch(pending); errs[w] != nil {
+						cancel(errs[w])
+					}
+					pending = make([]fhir.Resource, 0, batch)
+				}
 			}
-		}
+			if errs[w] == nil {
+				errs[w] = storeBatch(pending)
+			}
+		})
 	}
-	if writeErr == nil {
-		writeErr = flush()
-	}
+	writers.Wait()
 	sum.Elapsed = time.Since(start)
-	if writeErr != nil {
-		return sum, writeErr
+	if err := errors.Join(errs...); err != nil {
+		return sum, err
 	}
 	// A producer's failure, or the caller's cancellation.
 	return sum, context.Cause(ctx)
