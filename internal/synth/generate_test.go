@@ -3,11 +3,14 @@ package synth
 import (
 	"bytes"
 	"crypto/sha256"
+	"maps"
 	"os"
+	"strings"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/hip-platform/hip/internal/bulk"
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
@@ -120,13 +123,73 @@ func TestEveryResourceValid(t *testing.T) {
 	}
 }
 
-// The manifest's ground truth names resources that are in the output.
-func TestGroundTruthPresent(t *testing.T) {
-	out, m := region(t, Config{Seed: 5, Residents: 4000, Scenarios: AllScenarios()})
-	byKey := map[string]fhir.Resource{}
-	for _, res := range out {
-		byKey[res.Type()+"/"+res.ID()] = res
+// writeNDJSON generates a region as `hip synth` does: NDJSON files and manifest.json.
+func writeNDJSON(t testing.TB, cfg Config) string {
+	t.Helper()
+	dir := t.TempDir()
+	w, err := bulk.NewNDJSONWriter(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
+	m, err := Generate(t.Context(), cfg, w.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WriteFile(filepath.Join(dir, "manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// readNDJSON reads every Type.ndjson file of dir, keyed by Type/id.
+func readNDJSON(t testing.TB, dir string) map[string]fhir.Resource {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.ndjson"))
+	out := map[string]fhir.Resource{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range bytes.Lines(data) {
+			res, err := fhir.Parse(line)
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			out[res.Type()+"/"+res.ID()] = res
+		}
+	}
+	return out
+}
+
+// The NDJSON files, encoded on every core, are byte-identical run after run.
+func TestNDJSONDeterministic(t *testing.T) {
+	cfg := Config{Seed: 9, Residents: 800, Scenarios: AllScenarios()}
+	a, b := writeNDJSON(t, cfg), writeNDJSON(t, cfg)
+	files, _ := filepath.Glob(filepath.Join(a, "*"))
+	if len(files) < 10 {
+		t.Fatalf("only %d files written", len(files))
+	}
+	for _, f := range files {
+		x, _ := os.ReadFile(f)
+		y, err := os.ReadFile(filepath.Join(b, filepath.Base(f)))
+		if err != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between two runs with the same seed", filepath.Base(f))
+		}
+	}
+}
+
+// Reading manifest.json, every injected case is found in the NDJSON output.
+func TestGroundTruthInOutput(t *testing.T) {
+	dir := writeNDJSON(t, Config{Seed: 5, Residents: 4000, Scenarios: AllScenarios()})
+	m, err := ReadManifest(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := readNDJSON(t, dir)
 	need := func(what, typ, id string) fhir.Resource {
 		t.Helper()
 		res, ok := byKey[typ+"/"+id]
@@ -163,17 +226,40 @@ func TestGroundTruthPresent(t *testing.T) {
 			need("fraud claim", "Claim", c)
 		}
 	}
-	for _, p := range m.PriceAnomalies {
-		for _, id := range p.Resources {
-			if _, ok := byKey["SupplyDelivery/"+id]; !ok {
-				if _, ok := byKey[id]; !ok {
-					t.Errorf("price anomaly resource %s not in the output", id)
-				}
+	medCodes := map[string]bool{}
+	for key, res := range byKey {
+		if strings.HasPrefix(key, "Medication/") {
+			for _, c := range res["code"].(map[string]any)["coding"].([]any) {
+				medCodes[c.(map[string]any)["code"].(string)] = true
 			}
 		}
 	}
-	scenarios := Config{Seed: 5, Residents: 500}
-	_, none := region(t, scenarios)
+	for _, sh := range m.Shortages {
+		if !medCodes[sh.Drug] {
+			t.Errorf("shortage drug %s is no Medication of the output", sh.Drug)
+		}
+		for _, f := range sh.Facilities {
+			need("shortage facility", "Organization", f)
+		}
+	}
+	for _, p := range m.PriceAnomalies {
+		if !medCodes[p.Drug] {
+			t.Errorf("price anomaly drug %s is no Medication of the output", p.Drug)
+		}
+		need("price anomaly facility", "Organization", p.Facility)
+		for _, id := range p.Resources {
+			need("price anomaly", "SupplyDelivery", id)
+		}
+	}
+	counted := map[string]int{}
+	for key := range byKey {
+		typ, _, _ := strings.Cut(key, "/")
+		counted[typ]++
+	}
+	if !maps.Equal(counted, m.Counts) {
+		t.Errorf("manifest counts %v, output has %v", m.Counts, counted)
+	}
+	_, none := region(t, Config{Seed: 5, Residents: 500})
 	if len(none.Duplicates)+len(none.Outbreaks)+len(none.Fraud)+len(none.Shortages)+len(none.PriceAnomalies) != 0 {
 		t.Errorf("scenarios switched off still injected ground truth")
 	}
