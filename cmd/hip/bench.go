@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/hip-platform/hip/internal/bench"
-	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/synth"
 )
 
@@ -50,10 +49,10 @@ func profile(path string) (stop func(), err error) {
 func benchIngest(args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var bc bench.IngestConfig
-	var url, cpuProfile, scenarios string
+	var url, cpuProfile string
 	err := parseFlags("bench ingest", args, stderr, func(fs *flag.FlagSet) {
 		cfg.flags(fs, false)
-		synthFlags(fs, &bc.Synth, &scenarios, 0)
+		synthFlags(fs, &bc.Synth, 0)
 		fs.StringVar(&url, "url", "", "FHIR base URL of a running server; empty: start one in-process on --db")
 		fs.StringVar(&bc.BundlesDir, "bundles", "", "repeat the transaction bundles (*.json) in this directory, e.g. ../shared/synthea; empty: post a generated region")
 		fs.IntVar(&bc.BundleSize, "bundle-size", 500, "entries per generated transaction bundle")
@@ -62,9 +61,6 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	})
 	if err != nil {
-		return err
-	}
-	if bc.Synth.Scenarios, err = synth.ParseScenarios(scenarios); err != nil {
 		return err
 	}
 	stopProfile, err := profile(cpuProfile)
@@ -76,15 +72,11 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if url == "" {
-		st, _, err := openStore(ctx, cfg.DB)
+		st, _, defs, err := openPlatform(ctx, cfg.DB)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		defs, err := spec.Load()
-		if err != nil {
-			return err
-		}
 		srv, err := newServer(&cfg, st, defs, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
@@ -109,16 +101,13 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 // benchSynth measures the generator writing NDJSON.
 func benchSynth(args []string, stdout, stderr io.Writer) error {
 	var sc synth.Config
-	var out, cpuProfile, scenarios string
+	var out, cpuProfile string
 	err := parseFlags("bench synth", args, stderr, func(fs *flag.FlagSet) {
-		synthFlags(fs, &sc, &scenarios, 1000000)
+		synthFlags(fs, &sc, 1000000)
 		fs.StringVar(&out, "out", "", "output directory (default: a temporary one, removed afterwards)")
 		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	})
 	if err != nil {
-		return err
-	}
-	if sc.Scenarios, err = synth.ParseScenarios(scenarios); err != nil {
 		return err
 	}
 	if out == "" {

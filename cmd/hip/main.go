@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/postgres"
 	"github.com/hip-platform/hip/internal/store/sqlite"
@@ -150,6 +151,16 @@ func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+// openPlatform opens the store that dsn names and loads the FHIR definitions.
+func openPlatform(ctx context.Context, dsn string) (store.Store, []string, *spec.Definitions, error) {
+	defs, err := spec.Load()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, applied, err := openStore(ctx, dsn)
+	return st, applied, defs, err
 }
 
 // openStore opens the backend that the database setting names.

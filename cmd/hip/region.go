@@ -23,7 +23,7 @@ import (
 )
 
 // synthFlags declares the generator's options on fs.
-func synthFlags(fs *flag.FlagSet, sc *synth.Config, scenarios *string, residents int) {
+func synthFlags(fs *flag.FlagSet, sc *synth.Config, residents int) {
 	fs.Uint64Var(&sc.Seed, "seed", 1, "random seed: the same seed and options give the same region")
 	fs.IntVar(&sc.Residents, "residents", residents, "number of residents (whole households)")
 	fs.IntVar(&sc.Years, "years", 1, "years of care")
@@ -32,14 +32,19 @@ func synthFlags(fs *flag.FlagSet, sc *synth.Config, scenarios *string, residents
 		sc.Start = t
 		return err
 	})
-	fs.StringVar(scenarios, "scenarios", "all", "ground-truth scenarios: all, none, or a comma list of "+strings.Join(synth.ScenarioNames(), ","))
+	sc.Scenarios = synth.AllScenarios()
+	fs.Func("scenarios", "ground-truth scenarios: all, none, or a comma list of "+strings.Join(synth.ScenarioNames(), ",")+" (default all)", func(s string) error {
+		var err error
+		sc.Scenarios, err = synth.ParseScenarios(s)
+		return err
+	})
 }
 
 func synthCmd(args []string, stdout, stderr io.Writer) error {
 	var sc synth.Config
-	var out, scenarios string
+	var out string
 	err := parseFlags("synth", args, stderr, func(fs *flag.FlagSet) {
-		synthFlags(fs, &sc, &scenarios, 5000)
+		synthFlags(fs, &sc, 5000)
 		fs.StringVar(&out, "out", "", "output directory: Type.ndjson per resource type and manifest.json (required)")
 	})
 	if err != nil {
@@ -47,9 +52,6 @@ func synthCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if out == "" {
 		return errors.New("synth: --out DIR is required")
-	}
-	if sc.Scenarios, err = synth.ParseScenarios(scenarios); err != nil {
-		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -135,15 +137,11 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, _, err := openStore(ctx, cfg.DB)
+	st, _, defs, err := openPlatform(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	defs, err := spec.Load()
-	if err != nil {
-		return err
-	}
 	im := newImporter(st, defs, stderr)
 	im.Batch = batch
 	sum, err := im.Files(ctx, fs.Args())
@@ -160,16 +158,13 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 func demo(args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var sc synth.Config
-	var dir, scenarios string
+	var dir string
 	err := parseFlags("demo", args, stderr, func(fs *flag.FlagSet) {
 		cfg.flags(fs, true)
-		synthFlags(fs, &sc, &scenarios, 5000)
+		synthFlags(fs, &sc, 5000)
 		fs.StringVar(&dir, "dir", "", "directory of the demo database and manifest (default: a new temporary directory)")
 	})
 	if err != nil {
-		return err
-	}
-	if sc.Scenarios, err = synth.ParseScenarios(scenarios); err != nil {
 		return err
 	}
 	if dir == "" {
@@ -184,15 +179,11 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, _, err := openStore(ctx, cfg.DB)
+	st, _, defs, err := openPlatform(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	defs, err := spec.Load()
-	if err != nil {
-		return err
-	}
 	first, err := firstPatient(ctx, st)
 	if err != nil {
 		return err

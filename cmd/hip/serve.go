@@ -30,17 +30,13 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, applied, err := openStore(ctx, cfg.DB)
+	st, applied, defs, err := openPlatform(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	if len(applied) > 0 {
 		log.Info("applied migrations", "migrations", applied)
-	}
-	defs, err := spec.Load()
-	if err != nil {
-		return err
 	}
 	return runServer(ctx, &cfg, st, defs, log, nil)
 }
