@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"maps"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
