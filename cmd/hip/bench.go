@@ -123,7 +123,7 @@ func benchSynth(args []string, stdout, stderr io.Writer) error {
 	defer stopProfile()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := writeRegion(ctx, sc, out)
+	res, err := writeRegion(ctx, sc, regionOutput{dir: out})
 	if err != nil {
 		return err
 	}

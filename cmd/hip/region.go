@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hip-platform/hip/internal/bulk"
+	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/store"
@@ -42,15 +43,17 @@ func synthFlags(fs *flag.FlagSet, sc *synth.Config, residents int) {
 
 func synthCmd(args []string, stdout, stderr io.Writer) error {
 	var sc synth.Config
-	var out string
+	var out regionOutput
 	err := parseFlags("synth", args, stderr, func(fs *flag.FlagSet) {
 		synthFlags(fs, &sc, 5000)
-		fs.StringVar(&out, "out", "", "output directory: Type.ndjson per resource type and manifest.json (required)")
+		fs.StringVar(&out.dir, "out", "", "output directory: the resources and manifest.json (required)")
+		fs.StringVar(&out.format, "format", "ndjson", "ndjson: Type.ndjson per resource type; bundles: transaction Bundles of PUT entries")
+		fs.IntVar(&out.bundleSize, "bundle-size", 1000, "entries per Bundle with --format bundles")
 	})
 	if err != nil {
 		return err
 	}
-	if out == "" {
+	if out.dir == "" {
 		return errors.New("synth: --out DIR is required")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -77,14 +80,34 @@ func (r regionResult) String() string {
 		float64(r.resources)/r.elapsed.Seconds(), peakRSS()>>20, r.out)
 }
 
-// writeRegion generates a region as NDJSON files with its manifest into dir.
-func writeRegion(ctx context.Context, sc synth.Config, dir string) (regionResult, error) {
+// regionOutput is where and how a generated region is written.
+type regionOutput struct {
+	dir, format string
+	bundleSize  int
+}
+
+// writer opens the output's resource writer.
+func (o regionOutput) writer() (interface {
+	Write(fhir.Resource) error
+	Close() error
+}, error) {
+	switch o.format {
+	case "ndjson", "":
+		return bulk.NewNDJSONWriter(o.dir)
+	case "bundles":
+		return bulk.NewBundleWriter(o.dir, o.bundleSize)
+	}
+	return nil, fmt.Errorf("unknown --format %q: ndjson or bundles", o.format)
+}
+
+// writeRegion generates a region with its manifest into out.
+func writeRegion(ctx context.Context, sc synth.Config, out regionOutput) (regionResult, error) {
 	// The generator allocates many short-lived maps: collecting less often trades
 	// a few hundred MiB for about a third more speed. GOGC, if set, still rules.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
-	w, err := bulk.NewNDJSONWriter(dir)
+	w, err := out.writer()
 	if err != nil {
 		return regionResult{}, err
 	}
@@ -94,14 +117,14 @@ func writeRegion(ctx context.Context, sc synth.Config, dir string) (regionResult
 		return regionResult{}, err
 	}
 	elapsed := time.Since(start)
-	if err := m.WriteFile(filepath.Join(dir, "manifest.json")); err != nil {
+	if err := m.WriteFile(filepath.Join(out.dir, "manifest.json")); err != nil {
 		return regionResult{}, err
 	}
 	n := 0
 	for _, c := range m.Counts {
 		n += c
 	}
-	return regionResult{manifest: m, resources: n, elapsed: elapsed, out: dir}, nil
+	return regionResult{manifest: m, resources: n, elapsed: elapsed, out: out.dir}, nil
 }
 
 // peakRSS is the process's peak resident set size in bytes.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/hip-platform/hip/internal/bulk"
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/synth"
 )
@@ -56,32 +57,28 @@ func generateBundles(ctx context.Context, cfg synth.Config, target, size int, jo
 		cfg.Residents = math.MaxInt32 // the target ends the run
 	}
 	queued, n := 0, 0
-	var entries []any
+	pending := make([]fhir.Resource, 0, size)
 	flush := func() error {
-		if len(entries) == 0 {
+		if len(pending) == 0 {
 			return nil
 		}
 		n++
-		body, err := fhir.Resource{"resourceType": "Bundle", "type": "transaction", "entry": entries}.MarshalJSON()
+		body, err := bulk.Transaction(pending).MarshalJSON()
 		if err != nil {
 			return err
 		}
-		if err := send(ctx, jobs, job{name: "synth-" + strconv.Itoa(n), body: body, entries: len(entries)}); err != nil {
+		if err := send(ctx, jobs, job{name: "synth-" + strconv.Itoa(n), body: body, entries: len(pending)}); err != nil {
 			return err
 		}
-		queued += len(entries)
-		entries = make([]any, 0, size)
+		queued += len(pending)
+		pending = pending[:0]
 		if target > 0 && queued >= target {
 			return errEnough
 		}
 		return nil
 	}
 	_, err := synth.Generate(ctx, cfg, func(res fhir.Resource) error {
-		entries = append(entries, map[string]any{
-			"resource": res,
-			"request":  map[string]any{"method": "PUT", "url": res.Type() + "/" + res.ID()},
-		})
-		if len(entries) < size {
+		if pending = append(pending, res); len(pending) < size {
 			return nil
 		}
 		return flush()

@@ -122,3 +122,40 @@ func TestStreamStopsOnProducerError(t *testing.T) {
 		t.Fatal("producer error not returned")
 	}
 }
+
+// Bundles written by BundleWriter import back, and post to the server as
+// transactions (they are valid transaction Bundles).
+func TestBundleWriterRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewBundleWriter(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		w.Write(fhir.Resource{"resourceType": "Patient", "id": "bw" + string(rune('a'+i))})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "bundle-*.json"))
+	if len(files) != 3 {
+		t.Fatalf("%d bundle files, want 3", len(files))
+	}
+	defs, _ := loadDefs()
+	v := validate.New(defs)
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		b, err := fhir.Parse(data)
+		if err != nil || v.Resource(b) != nil {
+			t.Errorf("%s is not a valid Bundle: %v %v", f, err, v.Resource(b))
+		}
+	}
+	st := backends()[0].open(t)
+	sum, err := importer(t, st).Files(t.Context(), []string{dir})
+	if err != nil || sum.Resources != 7 || sum.Failed != 0 {
+		t.Fatalf("import: %v %s", err, sum)
+	}
+	if _, err := st.Read(t.Context(), "Patient", "bwg"); err != nil {
+		t.Errorf("read back: %v", err)
+	}
+}
