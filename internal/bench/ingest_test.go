@@ -200,3 +200,44 @@ func TestIngestReportsOperationOutcome(t *testing.T) {
 		t.Errorf("counted rejected bundles: %+v", res)
 	}
 }
+
+// Without bundle files, Ingest posts a generated region as PUT transactions.
+func TestIngestGenerated(t *testing.T) {
+	var mu sync.Mutex
+	entries, bundles := 0, 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			Type  string `json:"type"`
+			Entry []struct {
+				Request struct{ Method, URL string } `json:"request"`
+			} `json:"entry"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil || b.Type != "transaction" {
+			http.Error(w, "not a transaction", http.StatusBadRequest)
+			return
+		}
+		resp := map[string]any{"resourceType": "Bundle", "type": "transaction-response"}
+		var out []any
+		for _, e := range b.Entry {
+			if e.Request.Method != "PUT" || !strings.Contains(e.Request.URL, "/") {
+				http.Error(w, "not a PUT with an id", http.StatusBadRequest)
+				return
+			}
+			out = append(out, map[string]any{"response": map[string]any{"status": "201 Created"}})
+		}
+		resp["entry"] = out
+		mu.Lock()
+		entries += len(b.Entry)
+		bundles++
+		mu.Unlock()
+		json.NewEncoder(w).Encode(resp)
+	}))
+	defer ts.Close()
+	res, err := Ingest(t.Context(), IngestConfig{BaseURL: ts.URL, Resources: 3000, BundleSize: 250, Clients: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resources < 3000 || res.Resources != entries || res.Bundles != bundles {
+		t.Errorf("result %+v; server saw %d entries in %d bundles", res, entries, bundles)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/hip-platform/hip/internal/bulk"
@@ -54,7 +53,10 @@ func generateBundles(ctx context.Context, cfg synth.Config, target, size int, jo
 		size = 500
 	}
 	if target > 0 && cfg.Residents <= 0 {
-		cfg.Residents = math.MaxInt32 // the target ends the run
+		// About 40 resources a resident and year: size the region (which scales
+		// its facilities to the population) a little beyond what the target needs;
+		// the target ends the run.
+		cfg.Residents = target/(30*max(cfg.Years, 1)) + 100
 	}
 	queued, n := 0, 0
 	pending := make([]fhir.Resource, 0, size)
