@@ -311,13 +311,9 @@ func (s *Server) update(ctx context.Context, tx store.Tx, req *request, typ, id 
 
 // put writes res as the next version, honouring If-Match.
 func (s *Server) put(ctx context.Context, tx store.Tx, req *request, res fhir.Resource) (*response, error) {
-	var pre store.Precondition
-	if req.ifMatch != "" {
-		v, err := parseETag(req.ifMatch)
-		if err != nil {
-			return nil, err
-		}
-		pre.IfMatch = v
+	pre, err := req.precondition()
+	if err != nil {
+		return nil, err
 	}
 	stored, created, err := tx.Put(ctx, res, pre)
 	if err != nil {
@@ -331,13 +327,9 @@ func (s *Server) put(ctx context.Context, tx store.Tx, req *request, res fhir.Re
 }
 
 func (s *Server) remove(ctx context.Context, tx store.Tx, req *request, typ, id string) (*response, error) {
-	var pre store.Precondition
-	if req.ifMatch != "" {
-		v, err := parseETag(req.ifMatch)
-		if err != nil {
-			return nil, err
-		}
-		pre.IfMatch = v
+	pre, err := req.precondition()
+	if err != nil {
+		return nil, err
 	}
 	marker, err := tx.Delete(ctx, typ, id, pre)
 	if err != nil {
@@ -351,14 +343,12 @@ func (s *Server) patch(ctx context.Context, tx store.Tx, req *request, typ, id s
 	if err != nil {
 		return nil, err
 	}
-	if req.ifMatch != "" {
-		v, err := parseETag(req.ifMatch)
-		if err != nil {
-			return nil, err
-		}
-		if v != current.Version {
-			return nil, fhir.Errorf(fhir.PreconditionFailed, "version conflict: %s/%s is at version %d, If-Match names %d", typ, id, current.Version, v)
-		}
+	pre, err := req.precondition()
+	if err != nil {
+		return nil, err
+	}
+	if pre.IfMatch > 0 && pre.IfMatch != current.Version {
+		return nil, fhir.Errorf(fhir.PreconditionFailed, "version conflict: %s/%s is at version %d, If-Match names %d", typ, id, current.Version, pre.IfMatch)
 	}
 	ops, err := jsonpatch.Parse(req.body)
 	if err != nil {

@@ -218,6 +218,15 @@ func checkContentType(req *request) error {
 		Message: fmt.Sprintf("Content-Type %q is not supported: send application/fhir+json", ct)}
 }
 
+// precondition is the write guard the request's If-Match asks for.
+func (req *request) precondition() (store.Precondition, error) {
+	if req.ifMatch == "" {
+		return store.Precondition{}, nil
+	}
+	v, err := parseETag(req.ifMatch)
+	return store.Precondition{IfMatch: v}, err
+}
+
 // parseETag reads W/"3", "3" or 3 as a version.
 func parseETag(s string) (int64, error) {
 	v := strings.TrimPrefix(strings.TrimSpace(s), "W/")
