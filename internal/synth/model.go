@@ -112,6 +112,7 @@ type Resident struct {
 	ID        string // Patient id of the resident's primary record
 	Household string
 	Relation  string // head | spouse | child | parent | other
+	Married   bool
 	Name      string
 	Sex       string // male | female
 	BirthDate time.Time

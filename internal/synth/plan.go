@@ -138,9 +138,6 @@ type anomalyPlan struct {
 	start, end time.Time
 }
 
-// careLocationID is the id of a facility's Location. It must follow the
-// convention of region.go, which emits the Locations.
-func careLocationID(f *Facility) string { return f.ID + "-loc" }
 
 func newPlan(rg *Region, cfg Config) *Plan {
 	p := &Plan{rg: rg, cfg: cfg, payer: ref("Organization", PayerID)}
@@ -164,7 +161,7 @@ func newPlan(rg *Region, cfg Config) *Plan {
 	p.fac = make(map[string]*facInfo, len(rg.Facilities))
 	for _, f := range rg.Facilities {
 		fi := &facInfo{f: f, ref: refDisplay("Organization", f.ID, f.Name),
-			loc: refDisplay("Location", careLocationID(f), f.Name)}
+			loc: refDisplay("Location", locationID(f), f.Name)}
 		switch f.Kind {
 		case CountyHospital, TCMHospital, MCHHospital:
 			fi.tier = 2

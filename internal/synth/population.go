@@ -172,16 +172,11 @@ func mobile(r *rand.Rand) string {
 	return string(b)
 }
 
-// birthDate is the birth date of a household member born in year: the day of
-// the year and the ID order code (index mod 500) are both functions of the
-// household number, shifted by the year, so that two residents born in the same
-// year never share date and order code while there are fewer than 500×364
-// households (about 550,000 residents): ID numbers are unique without any
-// coordination between households generated in parallel. Members of one
-// household differ in birth year or sex, so their numbers differ too.
-func birthDate(seed uint64, index, year int) time.Time {
-	shift := int((uint64(year)*37 + seed) % 364)
-	return time.Date(year, 1, 1, 0, 0, 0, 0, cst).AddDate(0, 0, 1+(index/500+shift)%364) // Jan 2–Dec 31: aged exactly on ref
+// birthDate is a day of year, from Jan 2 to Dec 31 so that the member has their
+// age on the reference day. ID numbers drawn from it can repeat between
+// households; Generate makes them unique in household order (idRegistry).
+func birthDate(r *rand.Rand, year int) time.Time {
+	return time.Date(year, 1, 1, 0, 0, 0, 0, cst).AddDate(0, 0, 1+r.IntN(364))
 }
 
 // householdID is the 户号 of household index: the county code and 8 digits.
@@ -198,7 +193,7 @@ func newHousehold(rg *Region, seed uint64, index int) []*Resident {
 	ref := refDate()
 	out := make([]*Resident, len(ms))
 	for i, m := range ms {
-		birth := birthDate(seed, index, ref.Year()-1-m.age)
+		birth := birthDate(r, ref.Year()-1-m.age)
 		division := countyCode
 		if r.Float64() < 0.1 {
 			division = neighbourCounties[r.IntN(len(neighbourCounties))]
@@ -219,6 +214,16 @@ func newHousehold(rg *Region, seed uint64, index int) []*Resident {
 			res.Phone = mobile(r)
 		}
 		out[i] = res
+	}
+	// Spouses and the head's parents are married (or widowed: not told apart),
+	// and so is a head living with a spouse.
+	for _, m := range out {
+		if m.Relation == "spouse" {
+			out[0].Married = true // members are composed head first
+		}
+		if m.Relation == "spouse" || m.Relation == "parent" {
+			m.Married = true
+		}
 	}
 	return out
 }
@@ -253,9 +258,7 @@ func (r *Resident) record(id string, f *Facility) fhir.Resource {
 	if r.Phone != "" {
 		p["telecom"] = []any{map[string]any{"system": "phone", "value": r.Phone, "use": "mobile"}}
 	}
-	// Spouses and the head's parents are married (or widowed: not told apart);
-	// a head's status is not kept on Resident, so it is left out rather than guessed.
-	if r.Relation == "spouse" || r.Relation == "parent" {
+	if r.Married {
 		p["maritalStatus"] = concept(maritalStatus, "M", "Married")
 	}
 	return p

@@ -11,10 +11,15 @@ import (
 )
 
 // population generates households until there are at least n residents.
+// population builds households as Generate does, ID numbers made unique in order.
 func population(rg *Region, seed uint64, n int) [][]*Resident {
 	var hhs [][]*Resident
+	ids := idRegistry{}
 	for i, total := 0, 0; total < n; i++ {
 		hh := newHousehold(rg, seed, i)
+		for _, r := range hh {
+			ids.assign(r)
+		}
 		hhs = append(hhs, hh)
 		total += len(hh)
 	}

@@ -426,6 +426,9 @@ var kindNames = map[FacilityKind]string{
 }
 
 // resources are the region's Organizations, Locations, HealthcareServices,
+// locationID is the id of a facility's Location.
+func locationID(f *Facility) string { return f.ID + "-loc" }
+
 // Practitioners and PractitionerRoles, in a fixed order.
 func (rg *Region) resources() []fhir.Resource {
 	govt := "http://terminology.hl7.org/CodeSystem/organization-type"
@@ -447,7 +450,7 @@ func (rg *Region) resources() []fhir.Resource {
 			"address": []any{divisionAddress(rg, f.Division, strconv.Itoa(1+i%97)+"号")},
 			"partOf":  refDisplay("Organization", commissionID, rg.County.Name+"卫生健康委员会"),
 		}
-		out = append(out, org, fhir.Resource{"resourceType": "Location", "id": careLocationID(f), "status": "active",
+		out = append(out, org, fhir.Resource{"resourceType": "Location", "id": locationID(f), "status": "active",
 			"name": f.Name, "mode": "instance",
 			"physicalType":         concept("http://terminology.hl7.org/CodeSystem/location-physical-type", "bu", "Building"),
 			"address":              divisionAddress(rg, f.Division, strconv.Itoa(1+i%97)+"号"),
@@ -456,7 +459,7 @@ func (rg *Region) resources() []fhir.Resource {
 			c := concept(fhir.SystemDepartment, d.Code, d.Name)
 			out = append(out, fhir.Resource{"resourceType": "HealthcareService", "id": d.ID, "active": true,
 				"providedBy": refDisplay("Organization", f.ID, f.Name),
-				"location":   []any{ref("Location", careLocationID(f))},
+				"location":   []any{ref("Location", locationID(f))},
 				"type":       []any{c}, "specialty": []any{c}, "name": f.Name + d.Name})
 		}
 	}
@@ -495,7 +498,7 @@ func (p *Practitioner) role() fhir.Resource {
 	res := fhir.Resource{"resourceType": "PractitionerRole", "id": "role-" + p.ID[len("prac-"):], "active": true,
 		"practitioner": refDisplay("Practitioner", p.ID, p.Name),
 		"organization": refDisplay("Organization", p.Facility.ID, p.Facility.Name),
-		"location":     []any{ref("Location", careLocationID(p.Facility))},
+		"location":     []any{ref("Location", locationID(p.Facility))},
 	}
 	if c, ok := roleCodes[p.Role]; ok {
 		res["code"] = []any{concept("http://terminology.hl7.org/CodeSystem/practitioner-role", c[0], c[1])}
