@@ -138,7 +138,6 @@ type anomalyPlan struct {
 	start, end time.Time
 }
 
-
 func newPlan(rg *Region, cfg Config) *Plan {
 	p := &Plan{rg: rg, cfg: cfg, payer: ref("Organization", PayerID)}
 	p.vocab = newVocab()

@@ -270,7 +270,7 @@ func numberRange(s string) (v, lo, hi float64, ok bool) {
 		half := 0.5 * math.Pow(10, float64(-p))
 		return v, v - half, v + half, true
 	}
-	a, b := float64(10*m-5), float64(10*m+5)
+	a, b := float64(10*m)-5, float64(10*m)+5 // exact: 10·m < 2^53
 	if p+1 >= 0 {
 		d := math.Pow(10, float64(p+1)) // exact up to 10^22
 		a, b = a/d, b/d
