@@ -153,21 +153,27 @@ type Reference struct {
 	Identifier *Token
 }
 
-// Date is a date value as the half-open UTC range [Low, High) its precision implies.
+// Date is a date value as the half-open range [Low, High) of Unix milliseconds
+// (UTC) its precision implies, the form the date index stores (Value.Start, End).
 type Date struct {
 	Prefix    Prefix
-	Low, High time.Time
+	Low, High int64
 }
 
 // Range returns the range to compare against. For ap it is widened by a tenth of
 // the distance from now, at least a day, as the server has always done; now is a
 // parameter so that one request reads the clock once and parsing stays pure.
-func (d Date) Range(now time.Time) (low, high time.Time) {
+func (d Date) Range(now time.Time) (low, high int64) {
 	if d.Prefix != PrefixAp {
 		return d.Low, d.High
 	}
-	widen := max(now.Sub(d.Low).Abs()/10, 24*time.Hour)
-	return d.Low.Add(-widen), d.High.Add(widen)
+	const day = 24 * 60 * 60 * 1000
+	gap := now.UnixMilli() - d.Low
+	if gap < 0 {
+		gap = -gap
+	}
+	widen := max(gap/10, day)
+	return d.Low - widen, d.High + widen
 }
 
 // Number is a number value. Text is the decimal as written; Low and High are the
