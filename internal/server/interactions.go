@@ -444,7 +444,7 @@ func (s *Server) matchCriteria(ctx context.Context, rd store.Reader, typ, criter
 // matchQuery returns up to limit matches. Conditional interactions are strict: an
 // unknown parameter would otherwise widen the match to everything.
 func (s *Server) matchQuery(ctx context.Context, rd store.Reader, typ string, values url.Values, limit int) ([]store.Resource, error) {
-	q, _, err := s.parseSearch([]string{typ}, values, true)
+	q, _, _, err := s.parseSearch([]string{typ}, values, false)
 	if err != nil {
 		return nil, err
 	}

@@ -36,8 +36,8 @@ type request struct {
 }
 
 type prefer struct {
-	ret    string // minimal | representation | OperationOutcome
-	strict bool   // handling=strict
+	ret     string // minimal | representation | OperationOutcome
+	lenient bool   // handling=lenient: unknown search parameters are ignored, not refused
 }
 
 func parsePrefer(h []string) prefer {
@@ -50,7 +50,7 @@ func parsePrefer(h []string) prefer {
 			case "return":
 				p.ret = val
 			case "handling":
-				p.strict = val == "strict"
+				p.lenient = val == "lenient"
 			}
 		}
 	}

@@ -3,237 +3,117 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/store"
-)
-
-const (
-	defaultCount = 20
-	maxCount     = 1000
 )
 
 // searchParams that this server implements; the CapabilityStatement lists them.
 var implementedSearchParams = []string{"_id", "_lastUpdated"}
 
-// resultParams control the result set rather than select resources.
-var resultParams = map[string]bool{
-	"_count": true, "_offset": true, "_total": true, "_sort": true, "_summary": true,
-	"_format": true, "_pretty": true, "_type": true,
-}
-
-// parseSearch turns search parameters into a store query. It returns the
-// parameters it ignored (lenient handling); with strict, any of them is an error.
-func (s *Server) parseSearch(types []string, values url.Values, strict bool) (store.Query, []string, error) {
-	q := store.Query{Types: types, Count: defaultCount, Total: true}
+// parseSearch parses search parameters with the search package, which checks
+// every R4 parameter, and keeps what the store runs today: _id, _lastUpdated
+// and the result parameters. Other parameters are valid but not executable yet:
+// refused, or with lenient handling ignored and reported. It returns the store
+// query, the part of the search that runs (for the bundle's links) and what was
+// ignored.
+func (s *Server) parseSearch(types []string, values url.Values, lenient bool) (store.Query, *search.Query, []string, error) {
+	q, warnings, err := s.parser.Parse(types, values, !lenient)
+	if err != nil {
+		return store.Query{}, nil, nil, err
+	}
 	var ignored []string
-	ignore := func(name, why string) error {
-		if strict {
-			return &fhir.Error{Code: fhir.Invalid, Message: fmt.Sprintf("search parameter %s: %s", name, why),
-				Issues: []fhir.Issue{{Severity: "error", Code: "not-supported", Diagnostics: fmt.Sprintf("search parameter %s: %s", name, why)}}}
+	for _, w := range warnings {
+		ignored = append(ignored, w.Param+": "+w.Issue.Diagnostics)
+	}
+	var unsupported []fhir.Issue
+	notYet := func(name, what string) {
+		msg := fmt.Sprintf("search parameter %s: %s is not supported yet", name, what)
+		ignored = append(ignored, msg)
+		unsupported = append(unsupported, fhir.Issue{Severity: "error", Code: "not-supported", Diagnostics: msg, Expression: []string{name}})
+	}
+	sq := store.Query{Types: q.Types, Count: q.Count, Offset: q.Offset, Total: q.Total != search.TotalNone}
+	run := *q // the part of q that runs
+	run.Clauses = nil
+	now := time.Now()
+	for _, c := range q.Clauses {
+		first := c.Conditions[0]
+		name := "_has"
+		if first.Param != nil {
+			name = first.Param.Code
 		}
-		ignored = append(ignored, name+": "+why)
-		return nil
-	}
-	names := make([]string, 0, len(values))
-	for k := range values {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		vals := values[name]
-		var err error
-		switch name {
-		case "_id":
-			q.IDs, err = parseIDs(vals)
-			if err == nil && q.IDs == nil {
-				q.IDs = []string{} // nothing can match two different ids
+		switch {
+		case first.Chain != nil || first.Has != nil || first.Modifier != search.ModifierNone:
+			notYet(name, "this form")
+			continue
+		case name == "_id":
+			ids := make([]string, len(c.Conditions))
+			for i, cond := range c.Conditions {
+				ids[i] = cond.Token.Code
 			}
-		case "_lastUpdated":
-			for _, v := range vals {
-				var f []store.DateFilter
-				if f, err = parseDateFilter(v, s.cfg.Location, time.Now()); err != nil {
-					break
-				}
-				q.LastUpdated = append(q.LastUpdated, f...)
-			}
-		case "_count":
-			q.Count, err = parseInt(name, vals, 0, maxCount)
-		case "_offset":
-			q.Offset, err = parseInt(name, vals, 0, 1<<31-1)
-		case "_total":
-			switch vals[len(vals)-1] {
-			case "none":
-				q.Total = false
-			case "estimate", "accurate":
-				q.Total = true
-			default:
-				err = fhir.Errorf(fhir.Invalid, "_total must be none, estimate or accurate")
-			}
-		case "_sort":
-			switch vals[len(vals)-1] {
-			case "_lastUpdated":
-				q.SortUpdated = store.SortAscending
-			case "-_lastUpdated":
-				q.SortUpdated = store.SortDescending
-			default:
-				err = ignore(name, fmt.Sprintf("sorting by %q is not supported yet", vals[len(vals)-1]))
-			}
-		case "_summary":
-			if vals[len(vals)-1] == "count" {
-				q.Count, q.Total = 0, true
+			if sq.IDs == nil {
+				sq.IDs = ids
 			} else {
-				err = ignore(name, "only _summary=count is supported yet")
+				sq.IDs = slices.DeleteFunc(sq.IDs, func(id string) bool { return !slices.Contains(ids, id) })
 			}
-		case "_type":
-			if len(types) == 1 {
-				err = ignore(name, "_type applies to system search only")
-				break
+		case name == "_lastUpdated" && len(c.Conditions) == 1:
+			d := first.Date
+			low, high := d.Range(now)
+			prefix := string(d.Prefix)
+			if d.Prefix == search.PrefixAp {
+				prefix = "eq"
 			}
-			var ts []string
-			for _, v := range vals {
-				for _, t := range strings.Split(v, ",") {
-					if !s.defs.IsResourceType(t) {
-						return q, nil, fhir.Errorf(fhir.Invalid, "_type: unknown resource type %q", t)
-					}
-					ts = append(ts, t)
-				}
-			}
-			q.Types = ts
-		case "_format", "_pretty":
+			sq.LastUpdated = append(sq.LastUpdated, store.DateFilter{Prefix: prefix, Low: time.UnixMilli(low), High: time.UnixMilli(high)})
 		default:
-			err = ignore(name, "not supported yet")
-		}
-		if err != nil {
-			return q, nil, err
-		}
-	}
-	return q, ignored, nil
-}
-
-// parseIDs intersects repeated _id parameters, each a comma-separated OR list.
-func parseIDs(vals []string) ([]string, error) {
-	var result []string
-	for i, v := range vals {
-		ids := strings.Split(v, ",")
-		for _, id := range ids {
-			if !idPattern.MatchString(id) {
-				return nil, fhir.Errorf(fhir.Invalid, "_id: invalid id %q", id)
-			}
-		}
-		if i == 0 {
-			result = ids
+			notYet(name, "this parameter")
 			continue
 		}
-		result = slices.DeleteFunc(result, func(id string) bool { return !slices.Contains(ids, id) })
+		run.Clauses = append(run.Clauses, c)
 	}
-	return result, nil
-}
-
-func parseInt(name string, vals []string, lo, hi int) (int, error) {
-	n, err := strconv.Atoi(vals[len(vals)-1])
-	if err != nil || n < lo {
-		return 0, fhir.Errorf(fhir.Invalid, "%s must be an integer ≥ %d", name, lo)
-	}
-	return min(n, hi), nil
-}
-
-var datePattern = regexp.MustCompile(`^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$`)
-
-// parseDateFilter reads a date search value with an optional prefix as the range
-// its precision implies. Values without a zone are in loc (China has one zone).
-func parseDateFilter(v string, loc *time.Location, now time.Time) ([]store.DateFilter, error) {
-	prefix := "eq"
-	if len(v) >= 2 && v[0] >= 'a' && v[0] <= 'z' {
-		prefix, v = v[:2], v[2:]
-	}
-	switch prefix {
-	case "eq", "ne", "lt", "gt", "le", "ge", "sa", "eb", "ap":
-	default:
-		return nil, fhir.Errorf(fhir.Invalid, "unknown date prefix %q", prefix)
-	}
-	low, high, err := dateRange(v, loc)
-	if err != nil {
-		return nil, err
-	}
-	if prefix == "ap" {
-		// Approximately: widen by 10% of the distance from now, at least one day.
-		gap := now.Sub(low)
-		if gap < 0 {
-			gap = -gap
-		}
-		widen := max(gap/10, 24*time.Hour)
-		low, high, prefix = low.Add(-widen), high.Add(widen), "eq"
-	}
-	return []store.DateFilter{{Prefix: prefix, Low: low, High: high}}, nil
-}
-
-func dateRange(v string, loc *time.Location) (time.Time, time.Time, error) {
-	m := datePattern.FindStringSubmatch(v)
-	if m == nil {
-		return time.Time{}, time.Time{}, fhir.Errorf(fhir.Invalid, "invalid date %q: expected YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.fff]][Z|±hh:mm]", v)
-	}
-	num := func(s string, def int) int {
-		if s == "" {
-			return def
-		}
-		n, _ := strconv.Atoi(s)
-		return n
-	}
-	zone := loc
-	if m[8] != "" {
-		t, err := time.Parse("Z07:00", m[8])
-		if err != nil {
-			return time.Time{}, time.Time{}, fhir.Errorf(fhir.Invalid, "invalid time zone in %q", v)
-		}
-		zone = t.Location()
-	}
-	y, mo, d, h, mi, sec := num(m[1], 0), num(m[2], 1), num(m[3], 1), num(m[4], 0), num(m[5], 0), num(m[6], 0)
-	var nanos int
-	if m[7] != "" {
-		f, _ := strconv.ParseFloat("0"+m[7], 64)
-		nanos = int(f * 1e9)
-	}
-	if mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
-		return time.Time{}, time.Time{}, fhir.Errorf(fhir.Invalid, "invalid date %q", v)
-	}
-	low := time.Date(y, time.Month(mo), d, h, mi, sec, nanos, zone)
-	if low.Day() != d {
-		return time.Time{}, time.Time{}, fhir.Errorf(fhir.Invalid, "invalid date %q: no such day", v)
-	}
-	var high time.Time
 	switch {
-	case m[2] == "":
-		high = low.AddDate(1, 0, 0)
-	case m[3] == "":
-		high = low.AddDate(0, 1, 0)
-	case m[4] == "":
-		high = low.AddDate(0, 0, 1)
-	case m[6] == "":
-		high = low.Add(time.Minute)
-	case m[7] == "":
-		high = low.Add(time.Second)
-	default:
-		digits := len(m[7]) - 1
-		step := time.Second
-		for range min(digits, 9) {
-			step /= 10
+	case len(q.Sort) == 0:
+	case len(q.Sort) == 1 && q.Sort[0].Param.Code == "_lastUpdated":
+		sq.SortUpdated = store.SortAscending
+		if q.Sort[0].Descending {
+			sq.SortUpdated = store.SortDescending
 		}
-		high = low.Add(step)
+	default:
+		notYet("_sort", "sorting by these keys")
+		run.Sort = nil
 	}
-	return low.UTC(), high.UTC(), nil
+	switch q.Summary {
+	case "", search.SummaryFalse:
+	case search.SummaryCount:
+		sq.Count, sq.Total = 0, true
+	default:
+		notYet("_summary", "_summary="+string(q.Summary))
+		run.Summary = ""
+	}
+	for name, set := range map[string]bool{"_elements": len(q.Elements) > 0, "_include": len(q.Include) > 0,
+		"_revinclude": len(q.RevInclude) > 0, "_cursor": q.Cursor != ""} {
+		if set {
+			notYet(name, name)
+		}
+	}
+	run.Elements, run.Include, run.RevInclude, run.Cursor = nil, nil, nil, ""
+	if len(unsupported) > 0 && !lenient {
+		slices.SortFunc(unsupported, func(a, b fhir.Issue) int { return strings.Compare(a.Diagnostics, b.Diagnostics) })
+		return store.Query{}, nil, nil, &fhir.Error{Code: fhir.Invalid, Message: unsupported[0].Diagnostics, Issues: unsupported}
+	}
+	return sq, &run, ignored, nil
 }
 
 // search runs a search and renders the searchset Bundle.
 func (s *Server) search(ctx context.Context, rd store.Reader, req *request, types []string) (*response, error) {
-	q, ignored, err := s.parseSearch(types, req.query, req.prefer.strict)
+	q, run, ignored, err := s.parseSearch(types, req.query, req.prefer.lenient)
 	if err != nil {
 		return nil, err
 	}
@@ -249,27 +129,29 @@ func (s *Server) search(ctx context.Context, rd store.Reader, req *request, type
 		page.Resources, page.More = nil, false
 	}
 	path := ""
-	if len(types) == 1 && req.query.Get("_type") == "" {
+	if len(types) == 1 {
 		path = "/" + types[0]
 	}
-	selfQuery := usedParams(req.query, ignored)
 	bundle := fhir.Resource{"resourceType": "Bundle", "id": newID(), "type": "searchset",
 		"meta": map[string]any{"lastUpdated": fhir.FormatInstant(time.Now())}}
 	if page.Total >= 0 {
 		bundle["total"] = page.Total
 	}
-	links := []any{link("self", req.base+path, selfQuery)}
-	if page.More {
-		next := cloneValues(selfQuery)
-		next.Set("_offset", strconv.Itoa(q.Offset+q.Count))
-		next.Set("_count", strconv.Itoa(q.Count))
-		links = append(links, link("next", req.base+path, next))
+	pageAt := func(offset int) url.Values {
+		at := *run
+		at.Offset = offset
+		v := at.Encode()
+		if offset == 0 {
+			v.Del("_offset")
+		}
+		return v
 	}
-	if q.Offset > 0 {
-		prev := cloneValues(selfQuery)
-		prev.Set("_offset", strconv.Itoa(max(q.Offset-q.Count, 0)))
-		prev.Set("_count", strconv.Itoa(q.Count))
-		links = append(links, link("previous", req.base+path, prev))
+	links := []any{link("self", req.base+path, pageAt(run.Offset))}
+	if page.More {
+		links = append(links, link("next", req.base+path, pageAt(run.Offset+run.Count)))
+	}
+	if run.Offset > 0 {
+		links = append(links, link("previous", req.base+path, pageAt(max(run.Offset-run.Count, 0))))
 	}
 	bundle["link"] = links
 	entries := make([]any, 0, len(page.Resources)+1)
@@ -284,7 +166,7 @@ func (s *Server) search(ctx context.Context, rd store.Reader, req *request, type
 	if len(ignored) > 0 {
 		issues := make([]fhir.Issue, len(ignored))
 		for i, why := range ignored {
-			issues[i] = fhir.Issue{Severity: "warning", Code: "not-supported", Diagnostics: "ignored search parameter " + why}
+			issues[i] = fhir.Issue{Severity: "warning", Code: "not-supported", Diagnostics: "ignored " + why}
 		}
 		entries = append(entries, map[string]any{
 			"resource": fhir.OperationOutcome(issues...),
@@ -297,34 +179,6 @@ func (s *Server) search(ctx context.Context, rd store.Reader, req *request, type
 	return &response{status: http.StatusOK, resource: bundle}, nil
 }
 
-// usedParams are the query's parameters less the ignored ones and paging.
-func usedParams(q url.Values, ignored []string) url.Values {
-	out := url.Values{}
-	for k, vs := range q {
-		if k == "_offset" || k == "_format" || k == "_pretty" || k == "_cursor" {
-			continue
-		}
-		skip := false
-		for _, ig := range ignored {
-			if strings.HasPrefix(ig, k+":") {
-				skip = true
-			}
-		}
-		if !skip {
-			out[k] = vs
-		}
-	}
-	return out
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		out[k] = slices.Clone(vs)
-	}
-	return out
-}
-
 func link(relation, base string, q url.Values) map[string]any {
 	u := base
 	if enc := q.Encode(); enc != "" {
@@ -335,17 +189,26 @@ func link(relation, base string, q url.Values) map[string]any {
 
 // history renders a history Bundle at instance, type or system level.
 func (s *Server) history(ctx context.Context, rd store.Reader, req *request, rt route) (*response, error) {
-	hq := store.HistoryQuery{Type: rt.typ, ID: rt.id, Count: defaultCount}
+	hq := store.HistoryQuery{Type: rt.typ, ID: rt.id, Count: search.DefaultCount}
+	self := url.Values{} // the history parameters, for the links
 	for name, vals := range req.query {
 		v := vals[len(vals)-1]
 		var err error
 		switch name {
 		case "_count":
-			hq.Count, err = parseInt(name, vals, 1, maxCount)
+			hq.Count, err = strconv.Atoi(v)
+			if err != nil || hq.Count < 1 {
+				err = fhir.Errorf(fhir.Invalid, "_count must be a whole number ≥ 1, not %q", v)
+			}
+			hq.Count = min(hq.Count, search.MaxCount)
+			continue // the links set it
 		case "_since":
-			var low time.Time
-			low, _, err = dateRange(v, s.cfg.Location)
-			hq.Since = low
+			low, _, ok := search.DateRange(v, s.cfg.Location)
+			if !ok {
+				err = fhir.Errorf(fhir.Invalid, "_since %q is not a FHIR instant", v)
+			}
+			hq.Since = time.UnixMilli(low)
+			self.Set(name, v)
 		case "_cursor":
 			hq.Before, err = strconv.ParseInt(v, 10, 64)
 			if err != nil || hq.Before < 1 {
@@ -376,12 +239,14 @@ func (s *Server) history(ctx context.Context, rd store.Reader, req *request, rt 
 		}
 	}
 	path += "/_history"
-	self := usedParams(req.query, nil)
+	self.Set("_count", strconv.Itoa(hq.Count))
+	if hq.Before > 0 {
+		self.Set("_cursor", strconv.FormatInt(hq.Before, 10))
+	}
 	links := []any{link("self", req.base+path, self)}
 	if page.Next > 0 {
-		next := cloneValues(self)
+		next := maps.Clone(self)
 		next.Set("_cursor", strconv.FormatInt(page.Next, 10))
-		next.Set("_count", strconv.Itoa(hq.Count))
 		links = append(links, link("next", req.base+path, next))
 	}
 	entries := make([]any, 0, len(page.Versions))

@@ -18,16 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
+	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/store"
 )
 
 const basePath = "/fhir"
-
-// Definitions is what the server needs of the FHIR specification.
-type Definitions interface {
-	IsResourceType(name string) bool
-	ResourceTypes() []string
-}
 
 // Validator checks a resource before it is written.
 type Validator interface {
@@ -37,7 +33,7 @@ type Validator interface {
 // Config are the server's settings.
 type Config struct {
 	Store        store.Store
-	Definitions  Definitions
+	Definitions  *spec.Definitions
 	Validator    Validator
 	Logger       *slog.Logger
 	Version      string
@@ -50,7 +46,8 @@ type Config struct {
 type Server struct {
 	cfg          Config
 	store        store.Store
-	defs         Definitions
+	defs         *spec.Definitions
+	parser       *search.Parser
 	validator    Validator
 	log          *slog.Logger
 	capabilities []byte
@@ -74,7 +71,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	s := &Server{cfg: cfg, store: cfg.Store, defs: cfg.Definitions, validator: cfg.Validator, log: cfg.Logger}
+	s := &Server{cfg: cfg, store: cfg.Store, defs: cfg.Definitions, validator: cfg.Validator, log: cfg.Logger,
+		parser: search.NewParser(cfg.Definitions, search.NormalizeString).WithLocation(cfg.Location)}
 	caps, err := s.capabilityStatement().MarshalJSON()
 	if err != nil {
 		return nil, err

@@ -914,7 +914,7 @@ func (x *extractor) appendDate(dst []Entry, code string, it fhirpath.Item) []Ent
 	m, ok := it.Value.(map[string]any)
 	if !ok {
 		if s, ok := scalarText(it); ok {
-			if lo, hi, ok := dateRange(s, x.ix.Zone); ok {
+			if lo, hi, ok := DateRange(s, x.ix.Zone); ok {
 				dst = append(dst, Entry{Param: code, Value: Value{Kind: KindDate, Start: lo, End: hi}})
 			}
 		}
@@ -928,7 +928,7 @@ func (x *extractor) appendDate(dst []Entry, code string, it fhirpath.Item) []Ent
 		// Only the outer limits of a schedule count (R4 search, date).
 		for _, e := range array(m, "event") {
 			s, _ := e.(string)
-			if l, h, ok := dateRange(s, x.ix.Zone); ok {
+			if l, h, ok := DateRange(s, x.ix.Zone); ok {
 				lo, hi = min(lo, l), max(hi, h)
 			}
 		}
@@ -952,10 +952,10 @@ func (x *extractor) period(m map[string]any) (lo, hi int64) {
 		return MaxTime, MinTime
 	}
 	lo, hi = MinTime, MaxTime
-	if l, _, ok := dateRange(start, x.ix.Zone); ok {
+	if l, _, ok := DateRange(start, x.ix.Zone); ok {
 		lo = l
 	}
-	if _, h, ok := dateRange(end, x.ix.Zone); ok {
+	if _, h, ok := DateRange(end, x.ix.Zone); ok {
 		hi = h
 	}
 	return lo, hi

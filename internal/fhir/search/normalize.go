@@ -117,14 +117,14 @@ const (
 	MaxTime int64 = math.MaxInt64
 )
 
-// dateRange returns the half-open range [lo, hi) of UTC milliseconds that a
+// DateRange returns the half-open range [lo, hi) of UTC milliseconds that a
 // FHIR date, dateTime or instant covers at the precision it is written with:
 // 2024 is the whole year, 2024-02 the month, 2024-02-10T08:30 the minute,
 // 08:30:15.5 the tenth of a second. Values without a zone (every date, and
 // dateTimes written without one) are read in zone. It parses by hand rather
 // than with time.Parse because the precision is part of the result and a
 // layout per precision would mean trying up to eight layouts per value.
-func dateRange(s string, zone *time.Location) (lo, hi int64, ok bool) {
+func DateRange(s string, zone *time.Location) (lo, hi int64, ok bool) {
 	var f [6]int // year, month, day, hour, minute, second
 	f[1], f[2] = 1, 1
 	widths := [6]int{4, 2, 2, 2, 2, 2}

@@ -79,15 +79,15 @@ func TestDateRange(t *testing.T) {
 		{"", "", "", false},
 	}
 	for _, tt := range tests {
-		lo, hi, ok := dateRange(tt.in, cst)
+		lo, hi, ok := DateRange(tt.in, cst)
 		if tt.lo == "" {
 			if ok {
-				t.Errorf("dateRange(%q) = [%d, %d), want invalid", tt.in, lo, hi)
+				t.Errorf("DateRange(%q) = [%d, %d), want invalid", tt.in, lo, hi)
 			}
 			continue
 		}
 		if !ok || lo != ms(tt.lo) || hi != ms(tt.hi) {
-			t.Errorf("dateRange(%q) = [%v, %v) %v, want [%s, %s)", tt.in,
+			t.Errorf("DateRange(%q) = [%v, %v) %v, want [%s, %s)", tt.in,
 				time.UnixMilli(lo).UTC(), time.UnixMilli(hi).UTC(), ok, tt.lo, tt.hi)
 		}
 	}

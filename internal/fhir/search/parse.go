@@ -792,7 +792,7 @@ func (p *Parser) parseDate(sp *spec.SearchParam, raw string) (*Date, error) {
 	if err != nil {
 		return nil, err
 	}
-	lo, hi, ok := dateRange(strings.ReplaceAll(v, " ", "+"), p.loc)
+	lo, hi, ok := DateRange(strings.ReplaceAll(v, " ", "+"), p.loc)
 	if !ok {
 		return nil, errorf("invalid date: expected YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.fff]][Z|±hh:mm]")
 	}
