@@ -146,6 +146,7 @@ var restScenario = []step{
 	{name: "search malformed value", method: "GET", path: "/Patient?birthdate=1990-02-30", status: 400, want: []string{"birthdate"}},
 	{name: "search by POST", method: "POST", path: "/Patient/_search", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 		body: "_id={p1}", status: 200, want: []string{`"total":1`}},
+	{name: "search ids that exclude each other", method: "GET", path: "/Patient?_id={p1}&_id=nobody", status: 200, want: []string{`"total":0`}},
 	{name: "search system", method: "GET", path: "?_id={p1}", status: 200, want: []string{`"total":1`}},
 	{name: "search system by type", method: "GET", path: "?_type=Observation&_id={p1}", status: 200, want: []string{`"total":0`}},
 	{name: "search bad _count", method: "GET", path: "/Patient?_count=-1", status: 400},

@@ -105,8 +105,8 @@ type HistoryPage struct {
 // Query is a storage-independent search. The search issue extends it with indexed
 // parameters; today it knows _id and _lastUpdated.
 type Query struct {
-	Types       []string      // resource types; empty means all (system search)
-	IDs         []string      // _id: any of these
+	Types       []string      // resource types; nil means all (system search)
+	IDs         []string      // _id: any of these; nil for any id, empty for none
 	LastUpdated []DateFilter  // _lastUpdated: all of these (AND)
 	Count       int           // page size; ≤ 0 is the store's default (50), capped at 1000
 	Offset      int           // page start

@@ -203,9 +203,13 @@ func (w *where) add(cond string, args ...any) {
 	w.args = append(w.args, args...)
 }
 
-// in adds col IN (vals…), nothing when vals is empty.
+// in restricts col to vals: nil means no restriction, an empty list matches nothing.
 func (w *where) in(col string, vals []string) {
+	if vals == nil {
+		return
+	}
 	if len(vals) == 0 {
+		w.conds = append(w.conds, "1 = 0")
 		return
 	}
 	w.conds = append(w.conds, col+" IN (?"+strings.Repeat(", ?", len(vals)-1)+")")

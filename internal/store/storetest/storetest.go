@@ -468,6 +468,7 @@ func testSearchTypesAndIDs(t *testing.T, s store.Store) {
 		{"_id", store.Query{Types: []string{"Patient"}, IDs: []string{"b", "c", "zz"}}, []string{"Patient/b"}},
 		{"system _id", store.Query{IDs: []string{"a"}}, []string{"Observation/a", "Patient/a"}},
 		{"no such type", store.Query{Types: []string{"Claim"}}, nil},
+		{"no id can match", store.Query{Types: []string{"Patient"}, IDs: []string{}}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
