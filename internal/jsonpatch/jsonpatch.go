@@ -175,10 +175,10 @@ func index(tok string, n int, allowEnd bool) (int, error) {
 	return i, nil
 }
 
-// parent walks to the container holding the last token.
-func parent(doc any, toks []string) (any, error) {
+// descend walks doc along toks to the value they name.
+func descend(doc any, toks []string) (any, error) {
 	cur := doc
-	for _, t := range toks[:len(toks)-1] {
+	for _, t := range toks {
 		switch c := cur.(type) {
 		case map[string]any:
 			v, ok := c[t]
@@ -199,34 +199,15 @@ func parent(doc any, toks []string) (any, error) {
 	return cur, nil
 }
 
+// parent walks to the container holding the last token.
+func parent(doc any, toks []string) (any, error) { return descend(doc, toks[:len(toks)-1]) }
+
 func get(doc any, path string) (any, error) {
 	toks, err := pointer(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(toks) == 0 {
-		return doc, nil
-	}
-	p, err := parent(doc, toks)
-	if err != nil {
-		return nil, err
-	}
-	last := toks[len(toks)-1]
-	switch c := p.(type) {
-	case map[string]any:
-		v, ok := c[last]
-		if !ok {
-			return nil, fmt.Errorf("no member %q", last)
-		}
-		return v, nil
-	case []any:
-		i, err := index(last, len(c), false)
-		if err != nil {
-			return nil, err
-		}
-		return c[i], nil
-	}
-	return nil, fmt.Errorf("path %q does not exist", path)
+	return descend(doc, toks)
 }
 
 // setChild replaces the container at toks[:len-1] (slices grow by reallocation, so the
