@@ -368,13 +368,8 @@ func (w *walker) field(obj map[string]any, f *field, val any) {
 		w.value(f, val)
 		return
 	}
-	arr, ok := val.([]any)
+	arr, ok := w.array(f.name, val)
 	if !ok {
-		w.addAt(f.name, -1, "structure", "%s must be an array", f.name)
-		return
-	}
-	if len(arr) == 0 {
-		w.addAt(f.name, -1, "structure", "empty array: FHIR JSON leaves out elements without content")
 		return
 	}
 	var ext []any
@@ -394,6 +389,18 @@ func (w *walker) field(obj map[string]any, f *field, val any) {
 	}
 }
 
+// array checks that the value of a repeating element name is a non-empty array.
+func (w *walker) array(name string, val any) ([]any, bool) {
+	arr, ok := val.([]any)
+	switch {
+	case !ok:
+		w.addAt(name, -1, "structure", "%s must be an array", name)
+	case len(arr) == 0:
+		w.addAt(name, -1, "structure", "empty array: FHIR JSON leaves out elements without content")
+	}
+	return arr, ok && len(arr) > 0
+}
+
 // primitiveExt checks the "_name" sibling of a primitive: an object (or, for an
 // array, an array of objects and nulls aligned with the values).
 func (w *walker) primitiveExt(obj map[string]any, f *field, val any) {
@@ -408,13 +415,8 @@ func (w *walker) primitiveExt(obj map[string]any, f *field, val any) {
 		w.object(m, f.ext)
 		return
 	}
-	arr, ok := val.([]any)
+	arr, ok := w.array(f.extName, val)
 	if !ok {
-		w.addAt(f.extName, -1, "structure", "%s must be an array", f.extName)
-		return
-	}
-	if len(arr) == 0 {
-		w.addAt(f.extName, -1, "structure", "empty array: FHIR JSON leaves out elements without content")
 		return
 	}
 	values, hasValues := obj[f.name].([]any)
