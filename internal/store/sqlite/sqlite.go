@@ -55,7 +55,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	s, err := sqlstore.Open(ctx, pool{read: read, write: write}, &sqlstore.Dialect{
 		// BEGIN IMMEDIATE already holds the database's write lock.
-		LockHead:   "SELECT version, deleted FROM resources WHERE type = ? AND id = ?",
+		LockHead:   "SELECT version, deleted, updated, seq FROM resources WHERE type = ? AND id = ?",
 		NextSeq:    "SELECT coalesce(max(seq), 0) + 1 FROM resource_versions",
 		Migrations: migrations,
 	})

@@ -56,8 +56,9 @@ type Tx interface {
 type Dialect struct {
 	// Numbered rewrites ? placeholders as $1, $2, … (PostgreSQL).
 	Numbered bool
-	// LockHead takes type and id and returns the head row's version and deleted
-	// flag, locked until commit; no row when the resource does not exist.
+	// LockHead takes type and id and returns the head row's version, deleted
+	// flag, updated (ms) and seq, locked until commit; no row when the resource
+	// does not exist.
 	LockHead string
 	// NextSeq returns the first of SeqBlock consecutive numbers of the
 	// store-wide write order reserved for one transaction. SeqBlock 0 means

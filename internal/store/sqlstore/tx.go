@@ -73,12 +73,13 @@ func (t *tx) Put(ctx context.Context, res fhir.Resource, pre store.Precondition)
 	if pre.IfNoneExist && live {
 		return nil, false, fhir.Errorf(fhir.Conflict, "%s/%s already exists", typ, id)
 	}
-	res.Stamp(id, cur.Version+1, t.now)
+	updated := t.stamp(cur)
+	res.Stamp(id, cur.Version+1, updated)
 	body, err := res.MarshalJSON()
 	if err != nil {
 		return nil, false, fmt.Errorf("store: put %s/%s: %w", typ, id, err)
 	}
-	stored, err := t.write(ctx, typ, id, cur.Version+1, body)
+	stored, err := t.write(ctx, cur, updated, body)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: put %s/%s: %w", typ, id, err)
 	}
@@ -96,7 +97,7 @@ func (t *tx) Delete(ctx context.Context, typ, id string, pre store.Precondition)
 	if cur.Version == 0 || cur.Deleted {
 		return nil, nil
 	}
-	marker, err := t.write(ctx, typ, id, cur.Version+1, nil)
+	marker, err := t.write(ctx, cur, t.stamp(cur), nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: delete %s/%s: %w", typ, id, err)
 	}
@@ -120,14 +121,30 @@ func (t *tx) lock(ctx context.Context, typ, id string) (store.Resource, error) {
 	}
 	cur := store.Resource{Type: typ, ID: id}
 	err := queryConn(ctx, t.conn, t.d.rebind(t.d.LockHead), []any{typ, id}, func(rows Rows) error {
-		return rows.Scan(&cur.Version, &cur.Deleted)
+		var updated int64
+		err := rows.Scan(&cur.Version, &cur.Deleted, &updated, &cur.Seq)
+		cur.Updated = time.UnixMilli(updated).UTC()
+		return err
 	})
 	return cur, t.failed(err)
 }
 
-// write buffers a new version (a delete marker when body is nil).
-func (t *tx) write(ctx context.Context, typ, id string, version int64, body []byte) (*store.Resource, error) {
-	if t.nextSeq == t.endSeq {
+// stamp is the lastUpdated of the version after cur: the transaction's clock,
+// unless a writer that committed after this transaction began stamped cur later
+// still; then cur's time, so that a resource's versions never go back in time.
+func (t *tx) stamp(cur store.Resource) time.Time {
+	if cur.Updated.After(t.now) {
+		return cur.Updated
+	}
+	return t.now
+}
+
+// write buffers the version after cur (a delete marker when body is nil). Its
+// seq must exceed cur's: a block of numbers reserved before cur's writer
+// committed would put this newer version before it in history, so such a block
+// is given up for a fresh one.
+func (t *tx) write(ctx context.Context, cur store.Resource, updated time.Time, body []byte) (*store.Resource, error) {
+	if t.nextSeq == t.endSeq || t.nextSeq <= cur.Seq {
 		err := queryConn(ctx, t.conn, t.d.NextSeq, nil, func(rows Rows) error { return rows.Scan(&t.nextSeq) })
 		if err != nil {
 			return nil, t.failed(err)
@@ -136,9 +153,9 @@ func (t *tx) write(ctx context.Context, typ, id string, version int64, body []by
 			t.endSeq = t.nextSeq + t.d.SeqBlock
 		}
 	}
-	res := store.Resource{Type: typ, ID: id, Version: version, Updated: t.now, Deleted: body == nil, Body: body, Seq: t.nextSeq}
+	res := store.Resource{Type: cur.Type, ID: cur.ID, Version: cur.Version + 1, Updated: updated, Deleted: body == nil, Body: body, Seq: t.nextSeq}
 	t.nextSeq++
-	t.heads[key{typ, id}] = len(t.versions)
+	t.heads[key{cur.Type, cur.ID}] = len(t.versions)
 	t.versions = append(t.versions, res)
 	stored := res
 	return &stored, nil

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ConcurrentCreateSameID", testConcurrentCreateSameID},
+		{"LateWriterStaysNewest", testLateWriterStaysNewest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -857,4 +858,52 @@ func testConcurrentCreateSameID(t *testing.T, s store.Store) {
 		}
 		wantHistory(t, s, "many", writers)
 	})
+}
+
+// A transaction that began (and reserved sequence numbers) before another
+// transaction updated a resource, and updates it afterwards, writes the newest
+// version: history lists it first and its lastUpdated is not earlier.
+func testLateWriterStaysNewest(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustPut(t, s, "Basic", "h")
+	other := make(chan error, 1)
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		if _, _, err := tx.Put(ctx, resource("Basic", "first"), store.Precondition{}); err != nil {
+			return err
+		}
+		// Another writer updates h and commits meanwhile (where the backend lets
+		// it run concurrently; SQLite serialises writers, so it waits).
+		go func() {
+			other <- s.Tx(ctx, func(tx2 store.Tx) error {
+				_, _, err := tx2.Put(ctx, resource("Basic", "h"), store.Precondition{})
+				return err
+			})
+		}()
+		select {
+		case err := <-other:
+			if err != nil {
+				return err
+			}
+			other <- nil
+		case <-time.After(500 * time.Millisecond):
+		}
+		_, _, err := tx.Put(ctx, resource("Basic", "h"), store.Precondition{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	h := history(t, s, store.HistoryQuery{Type: "Basic", ID: "h"})
+	if len(h.Versions) != 3 {
+		t.Fatalf("%d versions, want 3", len(h.Versions))
+	}
+	for i := 1; i < len(h.Versions); i++ {
+		newer, older := h.Versions[i-1], h.Versions[i]
+		if newer.Version <= older.Version || newer.Updated.Before(older.Updated) {
+			t.Errorf("history lists version %d (%s) before version %d (%s)", newer.Version, newer.Updated, older.Version, older.Updated)
+		}
+	}
 }
