@@ -25,6 +25,7 @@ type entry struct {
 	req     *request
 	rt      route
 	newID   string // the id a create gets, fixed before the store may retry the transaction
+	create  bool   // a conditional update that matched nothing: it must not overwrite
 	target  string // Type/id the entry writes, once known
 	exists  *store.Resource
 	resp    *response
@@ -249,7 +250,7 @@ func (s *Server) transaction(ctx context.Context, entries []*entry) (*response, 
 	}
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
 		for _, e := range entries {
-			e.resp, e.exists, e.target = nil, nil, ""
+			e.resp, e.exists, e.target, e.create = nil, nil, "", false
 		}
 		if err := s.assignTargets(ctx, tx, entries); err != nil {
 			return err
@@ -306,13 +307,18 @@ func (s *Server) assignTargets(ctx context.Context, tx store.Tx, entries []*entr
 			case len(matches) > 1:
 				return entryError(e.index, fhir.Errorf(fhir.PreconditionFailed, "the criteria match more than one %s", rt.typ))
 			case len(matches) == 1:
+				if rt.interaction == iCondUpdate {
+					if id := e.req.resource.ID(); id != "" && id != matches[0].ID {
+						return entryIssue(e.index, "id %q in the resource differs from the matched %s/%s", id, rt.typ, matches[0].ID)
+					}
+				}
 				e.target = rt.typ + "/" + matches[0].ID
 			case rt.interaction == iCondUpdate:
 				id := e.req.resource.ID()
 				if id == "" {
 					id = e.newID
 				}
-				e.target = rt.typ + "/" + id
+				e.target, e.create = rt.typ+"/"+id, true
 			}
 		default:
 			continue
@@ -324,6 +330,9 @@ func (s *Server) assignTargets(ctx context.Context, tx store.Tx, entries []*entr
 			seen[e.target] = e.index
 		}
 		if e.fullURL != "" && e.target != "" {
+			if _, dup := refs[e.fullURL]; dup {
+				return entryIssue(e.index, "fullUrl %q is used by an earlier entry too", e.fullURL)
+			}
 			refs[e.fullURL] = e.target
 		}
 	}
@@ -377,7 +386,7 @@ func (s *Server) runEntry(ctx context.Context, tx store.Tx, e *entry) (*response
 	case iCondUpdate:
 		res := e.req.resource
 		res["id"] = id
-		return s.put(ctx, tx, e.req, res)
+		return s.put(ctx, tx, e.req, res, e.create)
 	case iCondDelete:
 		if id == "" {
 			return &response{status: http.StatusNoContent}, nil

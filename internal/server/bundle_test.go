@@ -123,6 +123,18 @@ func TestTransactionAllOrNothing(t *testing.T) {
 			{"resource":{"resourceType":"Patient","id":"aon-1"},"request":{"method":"PUT","url":"Patient/aon-1"}},
 			{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Martian"}}]}`,
 			404, `Bundle.entry[1]`},
+		{"conditional delete without criteria", `{"resourceType":"Bundle","type":"transaction","entry":[
+			{"resource":{"resourceType":"Patient","id":"aon-1"},"request":{"method":"PUT","url":"Patient/aon-1"}},
+			{"request":{"method":"DELETE","url":"Patient"}}]}`,
+			400, `Bundle.entry[1]`},
+		{"duplicate fullUrl", `{"resourceType":"Bundle","type":"transaction","entry":[
+			{"fullUrl":"urn:uuid:5e0b1a6c-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","id":"aon-1"},"request":{"method":"PUT","url":"Patient/aon-1"}},
+			{"fullUrl":"urn:uuid:5e0b1a6c-0000-4000-8000-000000000001","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}`,
+			400, `Bundle.entry[1]`},
+		{"conditional update with another id", `{"resourceType":"Bundle","type":"transaction","entry":[
+			{"resource":{"resourceType":"Patient","id":"aon-1"},"request":{"method":"PUT","url":"Patient/aon-1"}},
+			{"resource":{"resourceType":"Patient","id":"other"},"request":{"method":"PUT","url":"Patient?_id=tx-fixed"}}]}`,
+			400, `Bundle.entry[1]`},
 		{"not a bundle", `{"resourceType":"Patient"}`, 400, `Bundle`},
 		{"wrong bundle type", `{"resourceType":"Bundle","type":"collection"}`, 400, `Bundle.type`},
 	}
@@ -130,6 +142,9 @@ func TestTransactionAllOrNothing(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			ts := newTestServer(t, b.open(t), 0)
+			if status, _, body := call(t, "PUT", ts.URL+"/fhir/Patient/tx-fixed", nil, []byte(`{"resourceType":"Patient","id":"tx-fixed"}`)); status != 201 {
+				t.Fatalf("setup: %d %s", status, body)
+			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					status, _, body := call(t, "POST", ts.URL+"/fhir", nil, []byte(tt.bundle))

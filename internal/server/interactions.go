@@ -306,15 +306,17 @@ func (s *Server) update(ctx context.Context, tx store.Tx, req *request, typ, id 
 		return nil, &fhir.Error{Code: fhir.Invalid, Message: "the resource id does not match the URL",
 			Issues: []fhir.Issue{{Severity: "error", Code: "invalid", Diagnostics: fmt.Sprintf("id %v in the resource does not match %q in the URL", bodyID, id), Expression: []string{typ + ".id"}}}}
 	}
-	return s.put(ctx, tx, req, res)
+	return s.put(ctx, tx, req, res, false)
 }
 
-// put writes res as the next version, honouring If-Match.
-func (s *Server) put(ctx context.Context, tx store.Tx, req *request, res fhir.Resource) (*response, error) {
+// put writes res as the next version, honouring If-Match; createOnly refuses to
+// overwrite a resource that exists.
+func (s *Server) put(ctx context.Context, tx store.Tx, req *request, res fhir.Resource, createOnly bool) (*response, error) {
 	pre, err := req.precondition()
 	if err != nil {
 		return nil, err
 	}
+	pre.IfNoneExist = createOnly
 	stored, created, err := tx.Put(ctx, res, pre)
 	if err != nil {
 		return nil, err
@@ -383,9 +385,6 @@ func (s *Server) patch(ctx context.Context, tx store.Tx, req *request, typ, id s
 // conditional runs conditional update, delete and patch: the criteria in the query
 // pick the target.
 func (s *Server) conditional(ctx context.Context, tx store.Tx, req *request, rt route) (*response, error) {
-	if len(req.query) == 0 {
-		return nil, fhir.Errorf(fhir.Invalid, "a conditional %s needs search criteria", strings.TrimPrefix(rt.interaction, "conditional-"))
-	}
 	matches, err := s.matchQuery(ctx, tx, rt.typ, req.query, 2)
 	if err != nil {
 		return nil, err
@@ -412,7 +411,8 @@ func (s *Server) conditional(ctx context.Context, tx store.Tx, req *request, rt 
 	bodyID := res.ID()
 	if len(matches) == 0 {
 		if bodyID != "" {
-			return s.put(ctx, tx, req, res)
+			// Update as create: the id must not name a resource the criteria missed.
+			return s.put(ctx, tx, req, res, true)
 		}
 		return s.createResource(ctx, tx, &request{}, res, rt.typ, "")
 	}
@@ -420,7 +420,7 @@ func (s *Server) conditional(ctx context.Context, tx store.Tx, req *request, rt 
 		return nil, fhir.Errorf(fhir.Invalid, "id %q in the resource differs from the matched %s/%s", bodyID, rt.typ, matches[0].ID)
 	}
 	res["id"] = matches[0].ID
-	return s.put(ctx, tx, req, res)
+	return s.put(ctx, tx, req, res, false)
 }
 
 // matchCriteria runs a conditional search such as "identifier=x" or "Patient?identifier=x".
@@ -444,9 +444,13 @@ func (s *Server) matchCriteria(ctx context.Context, rd store.Reader, typ, criter
 // matchQuery returns up to limit matches. Conditional interactions are strict: an
 // unknown parameter would otherwise widen the match to everything.
 func (s *Server) matchQuery(ctx context.Context, rd store.Reader, typ string, values url.Values, limit int) ([]store.Resource, error) {
-	q, _, _, err := s.parseSearch([]string{typ}, values, false)
+	q, run, _, err := s.parseSearch([]string{typ}, values, false)
 	if err != nil {
 		return nil, err
+	}
+	if len(run.Clauses) == 0 {
+		// Result parameters alone (_count, _format…) select every resource.
+		return nil, fhir.Errorf(fhir.Invalid, "conditional criteria %q select nothing: name a search parameter", values.Encode())
 	}
 	q.Count, q.Offset, q.Total = limit, 0, false
 	page, err := rd.Search(ctx, q)

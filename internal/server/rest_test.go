@@ -108,6 +108,9 @@ var restScenario = []step{
 		body: `[{"op":"add","path":"/active","value":false}]`, status: 200, want: []string{`"active":false`}},
 	{name: "conditional delete several", method: "DELETE", path: "/Patient?_id={p1},{p2}", status: 412},
 	{name: "conditional delete no criteria", method: "DELETE", path: "/Patient", status: 400},
+	{name: "conditional delete result params only", method: "DELETE", path: "/Patient?_count=1&_format=json", status: 400},
+	{name: "conditional create result params only", method: "POST", path: "/Patient", header: map[string]string{"If-None-Exist": "_count=1"}, body: patient, status: 400},
+	{name: "conditional update no match must not overwrite", method: "PUT", path: "/Patient?_id=nobody", body: `{"resourceType":"Patient","id":"{p1}"}`, status: 409},
 	{name: "conditional delete one", method: "DELETE", path: "/Patient?_id={p2}", status: 204},
 	{name: "conditionally deleted is gone", method: "GET", path: "/Patient/{p2}", status: 410},
 
@@ -129,6 +132,7 @@ var restScenario = []step{
 	{name: "history system", method: "GET", path: "/_history", status: 200, want: []string{`"type":"history"`, `Patient/`}},
 	{name: "history since future", method: "GET", path: "/_history?_since=2999-01-01T00:00:00Z", status: 200, want: []string{`"total":0`}},
 	{name: "history bad since", method: "GET", path: "/_history?_since=tomorrow", status: 400},
+	{name: "history bad count", method: "GET", path: "/_history?_count=abc", status: 400},
 
 	{name: "search by id", method: "GET", path: "/Patient?_id={p1}", status: 200, want: []string{`"type":"searchset"`, `"total":1`, `"mode":"match"`, `"fullUrl":"http`}},
 	{name: "search lastUpdated", method: "GET", path: "/Patient?_lastUpdated=gt2000-01-01&_lastUpdated=lt2999", status: 200, notWant: []string{`"total":0`}},

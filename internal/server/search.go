@@ -55,6 +55,9 @@ func (s *Server) parseSearch(types []string, values url.Values, lenient bool) (s
 			notYet(name, "this form")
 			continue
 		case name == "_id":
+			if len(c.Conditions) > search.MaxCount {
+				return store.Query{}, nil, nil, fhir.Errorf(fhir.Invalid, "_id: at most %d ids in one search", search.MaxCount)
+			}
 			ids := make([]string, len(c.Conditions))
 			for i, cond := range c.Conditions {
 				ids[i] = cond.Token.Code
@@ -200,8 +203,7 @@ func (s *Server) history(ctx context.Context, rd store.Reader, req *request, rt 
 			if err != nil || hq.Count < 1 {
 				err = fhir.Errorf(fhir.Invalid, "_count must be a whole number ≥ 1, not %q", v)
 			}
-			hq.Count = min(hq.Count, search.MaxCount)
-			continue // the links set it
+			hq.Count = min(hq.Count, search.MaxCount) // the links carry it
 		case "_since":
 			low, _, ok := search.DateRange(v, s.cfg.Location)
 			if !ok {
