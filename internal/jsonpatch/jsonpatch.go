@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math/big"
 	"reflect"
 	"strconv"
 	"strings"
@@ -40,7 +42,7 @@ func Parse(data []byte) ([]Operation, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("jsonpatch: a patch must be a JSON array of operations: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("jsonpatch: trailing data after the patch")
 	}
 	ops := make([]Operation, len(raw))
@@ -106,6 +108,9 @@ func applyOne(doc any, op Operation) (any, error) {
 		doc, _, err := remove(doc, op.Path)
 		return doc, err
 	case "replace":
+		if op.Path == "" {
+			return deepCopy(op.Value), nil
+		}
 		doc, _, err := remove(doc, op.Path)
 		if err != nil {
 			return nil, err
@@ -315,14 +320,14 @@ func deepCopy(v any) any {
 	return v
 }
 
-// equal compares JSON values, numbers by value (1 equals 1.0).
+// equal compares JSON values, numbers exactly by value (1 equals 1.0).
 func equal(a, b any) bool {
 	na, aok := a.(json.Number)
 	nb, bok := b.(json.Number)
 	if aok && bok {
-		fa, err1 := na.Float64()
-		fb, err2 := nb.Float64()
-		return err1 == nil && err2 == nil && fa == fb
+		ra, ok1 := new(big.Rat).SetString(string(na))
+		rb, ok2 := new(big.Rat).SetString(string(nb))
+		return ok1 && ok2 && ra.Cmp(rb) == 0
 	}
 	switch x := a.(type) {
 	case map[string]any:

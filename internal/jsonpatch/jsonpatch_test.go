@@ -42,6 +42,8 @@ func TestApply(t *testing.T) {
 		{"leading zero index", `{"a":[1,2]}`, `[{"op":"remove","path":"/a/01"}]`, ``, true},
 		{"move into own child", `{"a":{"b":{}}}`, `[{"op":"move","from":"/a","path":"/a/b/c"}]`, ``, true},
 		{"number equality", `{"v":1.0}`, `[{"op":"test","path":"/v","value":1}]`, `{"v":1.0}`, false},
+		{"big numbers compared exactly", `{"v":9007199254740993}`, `[{"op":"test","path":"/v","value":9007199254740992}]`, ``, true},
+		{"replace the whole document", `{"a":1}`, `[{"op":"replace","path":"","value":{"b":2}}]`, `{"b":2}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,7 +71,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	for _, p := range []string{`{}`, `[{"op":"add","path":"/a"}]`, `[{"op":"jump","path":"/a"}]`, `[{"op":"move","path":"/a"}]`, `[{"op":"remove"}]`, `[] []`, `[{"op":1,"path":"/a"}]`} {
+	for _, p := range []string{`{}`, `[{"op":"add","path":"/a"}]`, `[{"op":"jump","path":"/a"}]`, `[{"op":"move","path":"/a"}]`, `[{"op":"remove"}]`, `[] []`, `[] ]`, `[{"op":1,"path":"/a"}]`} {
 		if _, err := Parse([]byte(p)); err == nil {
 			t.Errorf("Parse(%s) succeeded, want error", p)
 		}
