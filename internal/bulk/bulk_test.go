@@ -159,3 +159,43 @@ func TestBundleWriterRoundTrip(t *testing.T) {
 		t.Errorf("read back: %v", err)
 	}
 }
+
+// A bad file is reported as itself, and what was read before it is stored.
+func TestImportReportsTheBadFile(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := NewNDJSONWriter(dir)
+	for i := range 18 {
+		w.Write(fhir.Resource{"resourceType": "Organization", "id": "o" + string(rune('a'+i))})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "zz.json"), []byte(`{"resourceType":"Patient","id":"x1"}`), 0o644)
+	st := backends()[0].open(t)
+	sum, err := importer(t, st).Files(t.Context(), []string{dir})
+	if err == nil || !strings.Contains(err.Error(), "zz.json is a Patient, not a Bundle") {
+		t.Fatalf("error %v, want the bad file named", err)
+	}
+	if sum.Resources != 18 {
+		t.Errorf("%d resources stored before the bad file, want 18", sum.Resources)
+	}
+}
+
+// A new export into a folder leaves no file of an earlier, larger one.
+func TestExportReplacesEarlierExport(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := NewNDJSONWriter(dir)
+	w.Write(fhir.Resource{"resourceType": "Patient", "id": "a"})
+	w.Write(fhir.Resource{"resourceType": "Procedure", "id": "b"})
+	w.Close()
+	os.WriteFile(filepath.Join(dir, "manifest.json"), []byte("{}"), 0o644)
+	w, _ = NewNDJSONWriter(dir)
+	w.Write(fhir.Resource{"resourceType": "Patient", "id": "c"})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 1 || filepath.Base(files[0]) != "Patient.ndjson" {
+		t.Errorf("files after the second export: %v", files)
+	}
+}

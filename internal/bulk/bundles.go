@@ -30,10 +30,11 @@ type BundleWriter struct {
 	files   int
 }
 
-// NewBundleWriter creates dir if needed; size ≤ 0 means 1,000 entries a bundle.
+// NewBundleWriter prepares dir as NewNDJSONWriter does; size ≤ 0 means 1,000
+// entries a bundle.
 func NewBundleWriter(dir string, size int) (*BundleWriter, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("bulk: %w", err)
+	if err := prepareDir(dir); err != nil {
+		return nil, err
 	}
 	if size <= 0 {
 		size = 1000

@@ -246,6 +246,10 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 	batch := cmpOr(im.Batch, 2000)
 	workers := cmpOr(im.Workers, runtime.GOMAXPROCS(0))
 	maxErrors := cmpOr(im.MaxErrors, 100)
+	// Writers store with the caller's context: when a producer fails, what was
+	// already read and checked is still stored, and the producer's error is the
+	// one reported.
+	storeCtx := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -305,9 +309,9 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 		if len(batch) == 0 {
 			return nil
 		}
-		err := im.Store.Tx(ctx, func(tx store.Tx) error {
+		err := im.Store.Tx(storeCtx, func(tx store.Tx) error {
 			for _, res := range batch {
-				if _, _, err := tx.Put(ctx, res, store.Precondition{}); err != nil {
+				if _, _, err := tx.Put(storeCtx, res, store.Precondition{}); err != nil {
 					return err
 				}
 			}
@@ -349,11 +353,12 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 	}
 	writers.Wait()
 	sum.Elapsed = time.Since(start)
-	if err := errors.Join(errs...); err != nil {
-		return sum, err
+	// The first failure (a producer's, a writer's, or the caller's cancellation)
+	// is the cause; writer errors after it are its consequences.
+	if cause := context.Cause(ctx); cause != nil {
+		return sum, cause
 	}
-	// A producer's failure, or the caller's cancellation.
-	return sum, context.Cause(ctx)
+	return sum, errors.Join(errs...)
 }
 
 func cmpOr(v, def int) int {

@@ -36,11 +36,11 @@ type encoded struct {
 	err   error
 }
 
-// NewNDJSONWriter creates dir if needed. Existing files of the types written are
-// replaced.
+// NewNDJSONWriter creates dir if needed and removes the NDJSON files, bundles and
+// manifest an earlier export left there, so that dir holds one export only.
 func NewNDJSONWriter(dir string) (*NDJSONWriter, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("bulk: %w", err)
+	if err := prepareDir(dir); err != nil {
+		return nil, err
 	}
 	w := &NDJSONWriter{
 		dir:     dir,
@@ -140,4 +140,23 @@ func (w *NDJSONWriter) Close() error {
 	w.dispatch()
 	close(w.futures)
 	return <-w.done
+}
+
+// prepareDir creates dir, or empties it of an earlier export's files.
+func prepareDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("bulk: %w", err)
+	}
+	for _, pattern := range []string{"*.ndjson", "bundle-*.json", "manifest.json"} {
+		old, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return fmt.Errorf("bulk: %w", err)
+		}
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("bulk: clearing %s: %w", dir, err)
+			}
+		}
+	}
+	return nil
 }
