@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"syscall"
 
@@ -51,7 +52,9 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 	var bc bench.IngestConfig
 	var url, cpuProfile string
 	err := parseFlags("bench ingest", args, stderr, func(fs *flag.FlagSet) {
-		cfg.flags(fs, false)
+		// Never the platform's own database by default: the run loads hundreds of
+		// thousands of resources.
+		fs.StringVar(&cfg.DB, "db", "", "database of the in-process server: a SQLite path or postgres:// URL (default: a new temporary SQLite file)")
 		synthFlags(fs, &bc.Synth, 0)
 		fs.StringVar(&url, "url", "", "FHIR base URL of a running server; empty: start one in-process on --db")
 		fs.StringVar(&bc.BundlesDir, "bundles", "", "repeat the transaction bundles (*.json) in this directory, e.g. ../shared/synthea; empty: post a generated region")
@@ -72,6 +75,14 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if url == "" {
+		if cfg.DB == "" {
+			tmp, err := os.MkdirTemp("", "hip-bench-ingest-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			cfg.DB = filepath.Join(tmp, "hip.db")
+		}
 		st, _, defs, err := openPlatform(ctx, cfg.DB)
 		if err != nil {
 			return err

@@ -211,7 +211,9 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if first == "" {
+	manifestPath := filepath.Join(dir, "manifest.json")
+	switch m, merr := synth.ReadManifest(manifestPath); {
+	case first == "":
 		fmt.Fprintf(stdout, "生成演示区域 generating the demo region: %d residents, %d year(s) of care → %s\n", sc.Residents, max(sc.Years, 1), dir)
 		var m *synth.Manifest
 		sum, err := newImporter(st, defs, stderr).Stream(ctx, func(ctx context.Context, emit bulk.Emit) error {
@@ -222,15 +224,22 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := m.WriteFile(filepath.Join(dir, "manifest.json")); err != nil {
+		fmt.Fprint(stdout, sum)
+		if sum.Failed > 0 {
+			return fmt.Errorf("demo: %d generated resources were refused", sum.Failed)
+		}
+		// The manifest marks a complete region: written last, it is what a
+		// later start checks before reusing the directory.
+		if err := m.WriteFile(manifestPath); err != nil {
 			return err
 		}
-		fmt.Fprint(stdout, sum)
 		if first, err = firstPatient(ctx, st); err != nil {
 			return err
 		}
-	} else {
+	case merr == nil && m.Describes(sc):
 		fmt.Fprintf(stdout, "使用已有演示数据 using the demo data already in %s\n", dir)
+	default:
+		return fmt.Errorf("demo: %s holds data that is not a complete demo region of these options (an interrupted run, or other --seed/--residents/--years/--start/--scenarios): use another --dir or remove it", dir)
 	}
 	return runServer(ctx, &cfg, st, defs, log, func(addr net.Addr) {
 		fmt.Fprint(stdout, demoBanner(addr, dir, first))

@@ -48,6 +48,14 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(again.logTail(40), "using the demo data already in") {
 		t.Errorf("second start did not reuse the demo data:\n%s", again.logTail(40))
 	}
+	if _, err := again.stop(); err != nil {
+		t.Fatalf("demo did not stop cleanly: %v", err)
+	}
+	// Other options over the same directory are refused rather than served.
+	msg, err := runHip(t, "demo", "--dir", dir, "--residents", "400", "--addr", "127.0.0.1:0")
+	if err == nil || !strings.Contains(msg, "not a complete demo region of these options") {
+		t.Errorf("demo with other options over %s: %v\n%s", dir, err, msg)
+	}
 }
 
 // TestSynthImport writes a region with `hip synth` and loads it with `hip import`

@@ -28,7 +28,7 @@ func Generate(ctx context.Context, cfg Config, emit func(fhir.Resource) error) (
 	cfg = cfg.withDefaults()
 	rg := newRegion(cfg.Seed, cfg.Residents)
 	plan := newPlan(rg, cfg)
-	m := &Manifest{Seed: cfg.Seed, Start: cfg.Start.Format(time.DateOnly), Years: cfg.Years,
+	m := &Manifest{Seed: cfg.Seed, Requested: cfg.Residents, Start: cfg.Start.Format(time.DateOnly), Years: cfg.Years,
 		Scenarios: cfg.Scenarios, Counts: map[string]int{}}
 	out := func(res fhir.Resource) error {
 		m.Counts[res.Type()]++
@@ -179,6 +179,13 @@ func buildChunk(rg *Region, plan *Plan, cfg Config, first int, members [][]*Resi
 		}
 	}
 	return out
+}
+
+// Describes tells whether m is the manifest of a region generated with cfg.
+func (m *Manifest) Describes(cfg Config) bool {
+	cfg = cfg.withDefaults()
+	return m.Seed == cfg.Seed && m.Requested == cfg.Residents && m.Years == cfg.Years &&
+		m.Start == cfg.Start.Format(time.DateOnly) && m.Scenarios == cfg.Scenarios
 }
 
 // WriteFile writes the manifest as indented JSON.

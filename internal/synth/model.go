@@ -126,7 +126,8 @@ type Resident struct {
 // Manifest is the ground truth of a generated region, written beside the output.
 type Manifest struct {
 	Seed       uint64         `json:"seed"`
-	Residents  int            `json:"residents"`
+	Requested  int            `json:"requestedResidents"` // Config.Residents
+	Residents  int            `json:"residents"`          // generated: whole households, so a few more
 	Households int            `json:"households"`
 	Start      string         `json:"start"`
 	Years      int            `json:"years"`
