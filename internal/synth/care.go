@@ -223,8 +223,10 @@ func (g *careGen) visit(c *condition, fi *facInfo, t time.Time, basedOn map[stri
 	g.claim(bill{enc: enc, fi: fi, start: t, end: end, c: c, lines: lines})
 	if fi.tier < 2 && c.refer > 0 && len(p.county) > 0 && g.r.Float64() < c.refer {
 		to := p.county[0]
-		sr := g.referral(doc, to, c, end, "上转至县级医院进一步诊治")
-		g.visit(c, to, end.AddDate(0, 0, 1+g.r.IntN(5)), sr)
+		if when := end.AddDate(0, 0, 1+g.r.IntN(5)); p.withinPeriod(when.AddDate(0, 0, 1)) {
+			sr := g.referral(doc, to, c, end, "上转至县级医院进一步诊治")
+			g.visit(c, to, when, sr)
+		}
 	}
 	return cond
 }
@@ -378,6 +380,9 @@ func (g *careGen) admissions() {
 		if fi.tier == 1 {
 			los = max(1, los*3/4)
 		}
+		if !g.p.withinPeriod(t.AddDate(0, 0, los+1)) {
+			continue // discharged after the period: the next period's data
+		}
 		enc, claim, end := g.admit(c, fi, t, los)
 		g.freeFrom = end.AddDate(0, 0, 30)
 		if g.p.cfg.Scenarios.Fraud && g.fr.IntN(100) == 0 {
@@ -449,8 +454,10 @@ func (g *careGen) admit(c *condition, fi *facInfo, t time.Time, los int) (string
 	}
 	claim := g.claim(bill{enc: enc, fi: fi, start: t, end: end, c: c, lines: lines, inpatient: true})
 	if fi.tier == 2 && c.down > 0 && g.r.Float64() < c.down {
-		sr := g.referral(doc, g.centre, c, end, "下转至基层医疗机构康复治疗")
-		g.visit(c, g.centre, end.AddDate(0, 0, 3+g.r.IntN(12)), sr)
+		if when := end.AddDate(0, 0, 3+g.r.IntN(12)); p.withinPeriod(when.AddDate(0, 0, 1)) {
+			sr := g.referral(doc, g.centre, c, end, "下转至基层医疗机构康复治疗")
+			g.visit(c, g.centre, when, sr)
+		}
 	}
 	return enc, claim, end
 }
@@ -499,7 +506,7 @@ func (g *careGen) coverage() {
 		"beneficiary":  g.pat,
 		"relationship": g.p.self,
 		"payor":        []any{g.p.payer},
-		"period":       map[string]any{"start": date(g.p.cfg.Start)},
+		"period":       map[string]any{"start": date(latest(g.p.cfg.Start, g.res.BirthDate))},
 	})
 }
 

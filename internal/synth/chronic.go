@@ -76,7 +76,8 @@ func (g *careGen) chronic() bool {
 		if g.r.IntN(10) == 0 {
 			t = p.cfg.Start.AddDate(0, 0, g.r.IntN(p.periodDays()))
 		} else {
-			t = p.cfg.Start.AddDate(0, 0, -1-g.r.IntN(365*min(15, max(1, age-18))))
+			adult := g.res.BirthDate.AddDate(18, 0, 0)
+			t = p.cfg.Start.AddDate(0, 0, -1-g.r.IntN(max(1, min(365*15, int(p.cfg.Start.Sub(adult).Hours()/24)))))
 		}
 		t = time.Date(t.Year(), t.Month(), t.Day(), 9, 0, 0, 0, cst)
 		id := g.id("cond")

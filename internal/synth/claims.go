@@ -194,10 +194,11 @@ func (g *careGen) splitAdmission(c *condition, fi *facInfo, firstEnc, firstClaim
 	defer func() { g.r = saved }()
 	gap := 1 + g.r.IntN(10)
 	t := time.Date(discharged.Year(), discharged.Month(), discharged.Day()+gap, 8+g.r.IntN(8), g.r.IntN(60), 0, 0, cst)
-	if !t.Before(g.p.cfg.End()) {
+	los := 2 + g.r.IntN(4)
+	if !g.p.withinPeriod(t.AddDate(0, 0, los+1)) {
 		return
 	}
-	_, claim, end := g.admit(c, fi, t, 2+g.r.IntN(4))
+	_, claim, end := g.admit(c, fi, t, los)
 	g.freeFrom = end.AddDate(0, 0, 30)
 	g.truth.Fraud = append(g.truth.Fraud, FraudCase{
 		Pattern: "split-admission", Patient: g.res.ID, Claims: []string{firstClaim, claim},

@@ -138,6 +138,17 @@ type anomalyPlan struct {
 	start, end time.Time
 }
 
+// withinPeriod tells whether t falls before the end of the care period.
+func (p *Plan) withinPeriod(t time.Time) bool { return t.Before(p.cfg.End()) }
+
+// latest is the later of two times.
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 func newPlan(rg *Region, cfg Config) *Plan {
 	p := &Plan{rg: rg, cfg: cfg, payer: ref("Organization", PayerID)}
 	p.vocab = newVocab()
