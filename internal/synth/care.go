@@ -138,7 +138,10 @@ func (g *careGen) acuteVisits() {
 			continue
 		}
 		age := ageAt(g.res.BirthDate, t)
-		c := g.p.conds.outpatient[cat][ageBand(age)].pick(g.r)
+		c, ok := g.pickFor(&g.p.conds.outpatient[cat][ageBand(age)], age)
+		if !ok {
+			continue
+		}
 		g.visit(c, g.clinic(age), t, nil)
 	}
 }
@@ -229,6 +232,17 @@ func (g *careGen) visit(c *condition, fi *facInfo, t time.Time, basedOn map[stri
 		}
 	}
 	return cond
+}
+
+// pickFor draws a diagnosis plausible at age from pk, trying a few times; false
+// when none came up (the visit is then left out).
+func (g *careGen) pickFor(pk *picker, age int) (*condition, bool) {
+	for range 10 {
+		if c := pk.pick(g.r); c.plausible(age, g.r) {
+			return c, true
+		}
+	}
+	return nil, false
 }
 
 // encounter is a finished Encounter with its diagnosis.
@@ -374,7 +388,10 @@ func (g *careGen) admissions() {
 		case age >= 15:
 			b = 1
 		}
-		c := g.p.conds.inpatient[b].pick(g.r)
+		c, ok := g.pickFor(&g.p.conds.inpatient[b], age)
+		if !ok {
+			continue
+		}
 		fi := g.ward(c)
 		los := max(1, int(math.Round(c.los*(0.6+0.8*g.r.Float64()))))
 		if fi.tier == 1 {

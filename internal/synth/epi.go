@@ -61,6 +61,7 @@ type condition struct {
 	finding       string // imaging conclusion when the study shows the disease
 	refer         float64
 	upcodeTo      string
+	minAge        int // the age bands are broad: diseases of later life start here
 	// inpatient
 	los      float64 // mean length of stay, days
 	proc     *procedure
@@ -122,6 +123,32 @@ type conditions struct {
 	outpatient [3][3]picker // category (resp, enteric, other) × age band
 	inpatient  [4]picker    // child, adult man, adult woman 15–44, elderly
 	htn, dm    *condition
+}
+
+// minAge is the youngest age at which a disease of later life is diagnosed here
+// (by ICD-10 category): coronary heart disease, stroke, heart failure, COPD and
+// knee arthrosis are vanishingly rare in teenagers, whom the 15–64 band
+// otherwise gives them.
+var minAge = map[string]int{"I25": 35, "I63": 40, "I50": 40, "J44": 40, "M17": 40, "H25": 50, "M51": 20, "K80": 20}
+
+// birthWeight is the relative chance that a woman of age gives birth, from the
+// age-specific fertility rates of the 2020 census (per 1,000 women: 15–19 6,
+// 20–24 55, 25–29 98, 30–34 66, 35–39 27, 40–44 7), highest band 1.
+func birthWeight(age int) float64 {
+	rates := []float64{6, 55, 98, 66, 27, 7}
+	if age < 15 || age >= 45 {
+		return 0
+	}
+	return rates[(age-15)/5] / 98
+}
+
+// plausible tells whether c fits a patient of age: old enough for a disease of
+// later life, and for a birth, drawn by the fertility of that age.
+func (c *condition) plausible(age int, r *rand.Rand) bool {
+	if age < c.minAge {
+		return false
+	}
+	return c.code != "O80.000" || r.Float64() < birthWeight(age)
 }
 
 func ageBand(age int) int {
@@ -221,6 +248,7 @@ func newConditions(p *Plan) *conditions {
 			}
 		}
 		c.cum = cumulative(c.season)
+		c.minAge = minAge[c.code[:3]]
 		for _, k := range c.rx {
 			c.drugs = append(c.drugs, p.drugByKey[k])
 		}
