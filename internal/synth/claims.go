@@ -51,6 +51,39 @@ type line struct {
 	qty, price float64
 }
 
+// mergeLines adds up lines of the same item at the same price, so that an honest
+// claim never bills one item twice (a substitute for a short drug can be a drug
+// the visit also prescribed); only the duplicate-charge fraud does.
+func mergeLines(lines []line) []line {
+	out := lines[:0:0]
+	for _, l := range lines {
+		merged := false
+		for i := range out {
+			if sameCoding(out[i].concept, l.concept) && out[i].price == l.price {
+				out[i].qty += l.qty
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// sameCoding tells whether two CodeableConcepts carry the same first coding.
+func sameCoding(a, b map[string]any) bool {
+	ca, _ := a["coding"].([]any)
+	cb, _ := b["coding"].([]any)
+	if len(ca) == 0 || len(cb) == 0 {
+		return false
+	}
+	x, _ := ca[0].(map[string]any)
+	y, _ := cb[0].(map[string]any)
+	return x["system"] == y["system"] && x["code"] == y["code"]
+}
+
 // bill is what an encounter charges.
 type bill struct {
 	enc        string
@@ -66,6 +99,7 @@ type bill struct {
 // household's truth.
 func (g *careGen) claim(b bill) string {
 	diag := b.c
+	b.lines = mergeLines(b.lines)
 	if g.p.cfg.Scenarios.Fraud {
 		if id, ok := g.fraudulent(&b); ok {
 			return id

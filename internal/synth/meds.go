@@ -144,6 +144,16 @@ type rx struct {
 	days int
 }
 
+// dispensedQty is the quantity of d for days: its daily dose, at least one
+// ampoule, rounded up to whole units.
+func dispensedQty(d *drug, days int) float64 {
+	qty := d.perDay * float64(days)
+	if d.unit == "支" && qty < 1 {
+		qty = 1
+	}
+	return roundUp(qty)
+}
+
 // substitute is another drug of the same class, or nil.
 func (p *Plan) substitute(d *drug, f string, t time.Time) *drug {
 	for _, o := range p.drugs {
@@ -160,11 +170,7 @@ func (p *Plan) substitute(d *drug, f string, t time.Time) *drug {
 // was dispensed (ok false when nothing was).
 func (g *careGen) prescribe(x rx, enc string, fi *facInfo, doc staff, t time.Time) (line, bool) {
 	d := x.drug
-	qty := d.perDay * float64(x.days)
-	if d.unit == "支" && qty < 1 {
-		qty = 1
-	}
-	qty = roundUp(qty)
+	qty := dispensedQty(d, x.days)
 	mr := g.id("mr")
 	req := fhir.Resource{
 		"resourceType":        "MedicationRequest",
@@ -202,7 +208,7 @@ func (g *careGen) prescribe(x rx, enc string, fi *facInfo, doc staff, t time.Tim
 		"subject":                 g.pat,
 		"context":                 ref("Encounter", enc),
 		"authorizingPrescription": []any{ref("MedicationRequest", mr)},
-		"quantity":                map[string]any{"value": qty, "unit": given.unit},
+		"quantity":                map[string]any{"value": dispensedQty(given, x.days), "unit": given.unit},
 		"daysSupply":              days(x.days),
 		"whenHandedOver":          dateTime(t.Add(10 * time.Minute)),
 		"dosageInstruction":       []any{map[string]any{"text": given.sig}},
@@ -218,7 +224,7 @@ func (g *careGen) prescribe(x rx, enc string, fi *facInfo, doc staff, t time.Tim
 		}
 	}
 	g.emit(disp)
-	return line{concept: given.concept, qty: qty, price: g.p.price(given, fi.f.ID, t)}, true
+	return line{concept: given.concept, qty: dispensedQty(given, x.days), price: g.p.price(given, fi.f.ID, t)}, true
 }
 
 // days is a duration in days (UCUM).
