@@ -282,6 +282,9 @@ func (s *Server) assignTargets(ctx context.Context, tx store.Tx, entries []*entr
 		switch rt.interaction {
 		case iCreate:
 			if e.req.ifNoneExist != "" {
+				if err := tx.Serialize(ctx, "if-none-exist "+rt.typ+"?"+e.req.ifNoneExist); err != nil {
+					return err
+				}
 				matches, err := s.matchCriteria(ctx, tx, rt.typ, e.req.ifNoneExist, 2)
 				if err != nil {
 					return entryError(e.index, err)
@@ -299,6 +302,9 @@ func (s *Server) assignTargets(ctx context.Context, tx store.Tx, entries []*entr
 		case iUpdate, iPatch, iDelete:
 			e.target = rt.typ + "/" + rt.id
 		case iCondUpdate, iCondDelete, iCondPatch:
+			if err := tx.Serialize(ctx, "conditional "+rt.typ+"?"+e.req.query.Encode()); err != nil {
+				return err
+			}
 			matches, err := s.matchQuery(ctx, tx, rt.typ, e.req.query, 2)
 			if err != nil {
 				return entryError(e.index, err)

@@ -229,3 +229,38 @@ func TestConcurrentIfMatch(t *testing.T) {
 		})
 	}
 }
+
+// Concurrent conditional creates with the same criteria create one resource, on
+// every backend (PostgreSQL runs them concurrently at READ COMMITTED).
+func TestConcurrentConditionalCreate(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ts := newTestServer(t, b.open(t), 0)
+			const clients = 8
+			var wg sync.WaitGroup
+			codes := make([]int, clients)
+			for i := range clients {
+				wg.Go(func() {
+					codes[i], _, _ = call(t, "POST", ts.URL+"/fhir/Substance", map[string]string{"If-None-Exist": "_lastUpdated=gt2000-01-01"},
+						[]byte(`{"resourceType":"Substance","code":{"text":"青霉素"}}`))
+				})
+			}
+			wg.Wait()
+			created := 0
+			for _, c := range codes {
+				switch c {
+				case 201:
+					created++
+				case 200:
+				default:
+					t.Errorf("status %d", c)
+				}
+			}
+			_, _, body := call(t, "GET", ts.URL+"/fhir/Substance?_summary=count", nil, nil)
+			if created != 1 || !strings.Contains(string(body), `"total":1`) {
+				t.Errorf("%d creates answered 201 (%v); store holds %s", created, codes, body)
+			}
+		})
+	}
+}

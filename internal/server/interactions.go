@@ -264,6 +264,10 @@ func (s *Server) create(ctx context.Context, tx store.Tx, req *request, typ, id 
 
 func (s *Server) createResource(ctx context.Context, tx store.Tx, req *request, res fhir.Resource, typ, id string) (*response, error) {
 	if req.ifNoneExist != "" {
+		// Two conditional creates with the same criteria must not both find nothing.
+		if err := tx.Serialize(ctx, "if-none-exist "+typ+"?"+req.ifNoneExist); err != nil {
+			return nil, err
+		}
 		matches, err := s.matchCriteria(ctx, tx, typ, req.ifNoneExist, 2)
 		if err != nil {
 			return nil, err
@@ -385,6 +389,10 @@ func (s *Server) patch(ctx context.Context, tx store.Tx, req *request, typ, id s
 // conditional runs conditional update, delete and patch: the criteria in the query
 // pick the target.
 func (s *Server) conditional(ctx context.Context, tx store.Tx, req *request, rt route) (*response, error) {
+	// Two conditional updates with the same criteria must not both create.
+	if err := tx.Serialize(ctx, "conditional "+rt.typ+"?"+req.query.Encode()); err != nil {
+		return nil, err
+	}
 	matches, err := s.matchQuery(ctx, tx, rt.typ, req.query, 2)
 	if err != nil {
 		return nil, err

@@ -73,6 +73,10 @@ type Tx interface {
 	// id may be reused.
 	// created is true when this is version 1 or the resource was deleted before.
 	Put(ctx context.Context, res fhir.Resource, pre Precondition) (stored *Resource, created bool, err error)
+	// Serialize makes transactions that name the same key run one after the other
+	// from this call to commit. Conditional creates take it on their criteria, so
+	// that two of them cannot both find nothing and both create.
+	Serialize(ctx context.Context, key string) error
 	// Delete writes a delete marker. Deleting a missing or already deleted resource
 	// writes nothing and returns (nil, nil); with IfMatch it is fhir.PreconditionFailed.
 	Delete(ctx context.Context, typ, id string, pre Precondition) (*Resource, error)

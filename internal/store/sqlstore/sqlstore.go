@@ -66,6 +66,9 @@ type Dialect struct {
 	// and no other writer can take the numbers that follow.
 	NextSeq  string
 	SeqBlock int64
+	// KeyLock, if set, takes a lock held until commit on the key given as its one
+	// parameter (Tx.Serialize); empty where writers are serialised anyway (SQLite).
+	KeyLock string
 	// MigrationLock, if set, is run first in every migration transaction so that
 	// concurrent Opens apply each migration once.
 	MigrationLock string

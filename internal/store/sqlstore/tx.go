@@ -57,6 +57,16 @@ func (t *tx) failed(err error) error {
 
 func (t *tx) Now() time.Time { return t.now }
 
+func (t *tx) Serialize(ctx context.Context, key string) error {
+	if t.d.KeyLock == "" {
+		return nil
+	}
+	if err := t.conn.Exec(ctx, t.d.rebind(t.d.KeyLock), key); err != nil {
+		return fmt.Errorf("store: serialize on %q: %w", key, t.failed(err))
+	}
+	return nil
+}
+
 func (t *tx) Put(ctx context.Context, res fhir.Resource, pre store.Precondition) (*store.Resource, bool, error) {
 	typ, id := res.Type(), res.ID()
 	if typ == "" || id == "" {
