@@ -106,7 +106,8 @@ func isXML(mt string) bool {
 // negotiate checks that the client accepts JSON, from _format or Accept.
 func negotiate(r *http.Request) error {
 	if f := r.URL.Query().Get("_format"); f != "" {
-		switch mt := mediaType(f); {
+		// An unescaped "+" in the query arrives as a space: application/fhir json.
+		switch mt := mediaType(strings.ReplaceAll(f, " ", "+")); {
 		case mt == "json" || isJSON(mt):
 			return nil
 		default:
@@ -120,7 +121,13 @@ func negotiate(r *http.Request) error {
 	sawXML := false
 	for _, a := range accept {
 		for _, part := range strings.Split(a, ",") {
-			mt := mediaType(part)
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				mt = mediaType(part)
+			}
+			if q, err := strconv.ParseFloat(params["q"], 64); err == nil && q <= 0 {
+				continue // q=0: explicitly not acceptable
+			}
 			if isJSON(mt) || mt == "*/*" || mt == "application/*" || mt == "" {
 				return nil
 			}

@@ -74,6 +74,8 @@ var restScenario = []step{
 	{name: "XML accepted only", method: "GET", path: "/Patient/{p1}", header: map[string]string{"Accept": "application/fhir+xml"}, status: 406, want: []string{"OperationOutcome"}},
 	{name: "XML format", method: "GET", path: "/Patient/{p1}?_format=xml", status: 406},
 	{name: "JSON format", method: "GET", path: "/Patient/{p1}?_format=json", status: 200},
+	{name: "JSON format with unescaped plus", method: "GET", path: "/Patient/{p1}?_format=application/fhir+json", status: 200},
+	{name: "JSON refused with q=0", method: "GET", path: "/Patient/{p1}", header: map[string]string{"Accept": "application/fhir+json;q=0, application/fhir+xml"}, status: 406},
 	{name: "any media type", method: "GET", path: "/Patient/{p1}", header: map[string]string{"Accept": "application/fhir+xml;q=0.9, */*;q=0.1"}, status: 200},
 	{name: "body too large", method: "POST", path: "/Patient", body: `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">` + strings.Repeat("x", 70000) + `</div>"}}`, status: 413},
 	{name: "method not allowed", method: "DELETE", path: "/metadata", status: 405},
