@@ -517,14 +517,20 @@ func convert(conv func(v any) (any, bool), test bool) implFunc {
 			return nil, err
 		}
 		r, ok := conv(v)
-		if test {
-			return boolColl(ok), nil
-		}
-		if !ok {
-			return nil, nil
-		}
-		return Collection{{Value: r}}, nil
+		return converted(r, ok, test), nil
 	}
+}
+
+// converted is the result of toX (the value, or empty when it does not convert)
+// or of convertsToX (whether it converts).
+func converted(r any, ok, test bool) Collection {
+	switch {
+	case test:
+		return boolColl(ok)
+	case !ok:
+		return nil
+	}
+	return Collection{{Value: r}}
 }
 
 func toBooleanValue(v any) (any, bool) {
@@ -661,13 +667,7 @@ func fnToQuantity(test bool) implFunc {
 				}
 			}
 		}
-		if test {
-			return boolColl(ok), nil
-		}
-		if !ok {
-			return nil, nil
-		}
-		return Collection{{Value: q}}, nil
+		return converted(q, ok, test), nil
 	}
 }
 
