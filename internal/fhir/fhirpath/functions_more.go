@@ -54,13 +54,20 @@ func (e *evaluator) regexpArg(n node, full bool) (*regexp.Regexp, bool, error) {
 	return re, true, nil
 }
 
+// regexpInput is the string input and the regular expression argument of
+// matches(), matchesFull() and replaceMatches(); ok false for an empty result.
+func (e *evaluator) regexpInput(f Collection, n *funcNode, full bool) (string, *regexp.Regexp, bool, error) {
+	s, ok, err := stringInput(f, n.name)
+	if err != nil || !ok {
+		return "", nil, false, err
+	}
+	re, ok, err := e.regexpArg(n.args[0], full)
+	return s, re, ok, err
+}
+
 func fnMatches(full bool) implFunc {
 	return func(e *evaluator, f Collection, n *funcNode) (Collection, error) {
-		s, ok, err := stringInput(f, n.name)
-		if err != nil || !ok {
-			return nil, err
-		}
-		re, ok, err := e.regexpArg(n.args[0], full)
+		s, re, ok, err := e.regexpInput(f, n, full)
 		if err != nil || !ok {
 			return nil, err
 		}
@@ -69,11 +76,7 @@ func fnMatches(full bool) implFunc {
 }
 
 func fnReplaceMatches(e *evaluator, f Collection, n *funcNode) (Collection, error) {
-	s, ok, err := stringInput(f, n.name)
-	if err != nil || !ok {
-		return nil, err
-	}
-	re, ok, err := e.regexpArg(n.args[0], false)
+	s, re, ok, err := e.regexpInput(f, n, false)
 	if err != nil || !ok {
 		return nil, err
 	}
