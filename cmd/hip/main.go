@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/postgres"
@@ -153,30 +154,45 @@ func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
 }
 
-// openPlatform opens the store that dsn names and loads the FHIR definitions.
-func openPlatform(ctx context.Context, dsn string) (store.Store, []string, *spec.Definitions, error) {
-	defs, err := spec.Load()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	st, applied, err := openStore(ctx, dsn)
-	return st, applied, defs, err
+// platform is an open store with the definitions and the search indexer it
+// was opened with, which the server must share.
+type platform struct {
+	store.Store
+	Applied []string // migrations applied when it was opened
+	Defs    *spec.Definitions
+	Indexer *search.Indexer
 }
 
-// openStore opens the backend that the database setting names.
-func openStore(ctx context.Context, dsn string) (store.Store, []string, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		db, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			return nil, nil, err
-		}
-		return db, db.AppliedMigrations(), nil
-	}
-	db, err := sqlite.Open(ctx, dsn)
+// openPlatform loads the FHIR definitions and opens the store that dsn names.
+// log receives index failures of single search parameters (nil: discarded).
+func openPlatform(ctx context.Context, dsn string, log *slog.Logger) (*platform, error) {
+	defs, err := spec.Load()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return db, db.AppliedMigrations(), nil
+	ix, err := search.NewIndexer(defs)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := store.Options{Indexer: ix, Logger: log}
+	p := &platform{Defs: defs, Indexer: ix}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err := postgres.Open(ctx, dsn, opts)
+		if err != nil {
+			return nil, err
+		}
+		p.Store, p.Applied = db, db.AppliedMigrations()
+		return p, nil
+	}
+	db, err := sqlite.Open(ctx, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	p.Store, p.Applied = db, db.AppliedMigrations()
+	return p, nil
 }
 
 // redactDSN hides a password in a database URL before it is logged.
@@ -197,11 +213,12 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags("migrate", args, stderr, func(fs *flag.FlagSet) { cfg.flags(fs, false) }); err != nil {
 		return err
 	}
-	st, applied, err := openStore(context.Background(), cfg.DB)
+	p, err := openPlatform(context.Background(), cfg.DB, nil)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer p.Close()
+	applied := p.Applied
 	if len(applied) == 0 {
 		fmt.Fprintln(stdout, "database is up to date:", redactDSN(cfg.DB))
 		return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hip-platform/hip/internal/bulk"
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/store"
@@ -160,10 +161,11 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, _, defs, err := openPlatform(ctx, cfg.DB)
+	p, err := openPlatform(ctx, cfg.DB, nil)
 	if err != nil {
 		return err
 	}
+	st, defs := p, p.Defs
 	defer st.Close()
 	im := newImporter(st, defs, stderr)
 	im.Batch = batch
@@ -202,10 +204,11 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, _, defs, err := openPlatform(ctx, cfg.DB)
+	p, err := openPlatform(ctx, cfg.DB, nil)
 	if err != nil {
 		return err
 	}
+	st, defs := p, p.Defs
 	defer st.Close()
 	first, err := firstPatient(ctx, st)
 	if err != nil {
@@ -241,13 +244,13 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("demo: %s holds data that is not a complete demo region of these options (an interrupted run, or other --seed/--residents/--years/--start/--scenarios): use another --dir or remove it", dir)
 	}
-	return runServer(ctx, &cfg, st, defs, log, func(addr net.Addr) {
+	return runServer(ctx, &cfg, p, log, func(addr net.Addr) {
 		fmt.Fprint(stdout, demoBanner(addr, dir, first))
 	})
 }
 
 func firstPatient(ctx context.Context, st store.Store) (string, error) {
-	page, err := st.Search(ctx, store.Query{Types: []string{"Patient"}, Count: 1})
+	page, err := st.Search(ctx, &search.Query{Types: []string{"Patient"}, Count: 1, Total: search.TotalNone})
 	if err != nil {
 		return "", err
 	}

@@ -13,10 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/server"
-	"github.com/hip-platform/hip/internal/store"
 )
 
 func serve(args []string, stderr io.Writer) error {
@@ -30,34 +28,43 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, applied, defs, err := openPlatform(ctx, cfg.DB)
+	p, err := openPlatform(ctx, cfg.DB, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if len(applied) > 0 {
-		log.Info("applied migrations", "migrations", applied)
+	defer p.Close()
+	if len(p.Applied) > 0 {
+		log.Info("applied migrations", "migrations", p.Applied)
 	}
-	return runServer(ctx, &cfg, st, defs, log, nil)
+	return runServer(ctx, &cfg, p, log, nil)
 }
 
-// newServer builds the FHIR server over st.
-func newServer(cfg *Config, st store.Store, defs *spec.Definitions, log *slog.Logger) (*server.Server, error) {
-	return server.New(server.Config{
-		Store:        st,
-		Definitions:  defs,
-		Validator:    validate.New(defs),
+// newServer builds the FHIR server over p, with the SearchParameters stored
+// in it registered.
+func newServer(ctx context.Context, cfg *Config, p *platform, log *slog.Logger) (*server.Server, error) {
+	srv, err := server.New(server.Config{
+		Store:        p.Store,
+		Definitions:  p.Defs,
+		Validator:    validate.New(p.Defs),
+		Indexer:      p.Indexer,
 		Logger:       log,
 		Version:      version(),
 		BaseURL:      cfg.BaseURL,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.LoadSearchParameters(ctx); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // runServer serves the platform on cfg.Addr until ctx ends, then shuts down
 // gracefully. ready, if set, is called once the listener is open.
-func runServer(ctx context.Context, cfg *Config, st store.Store, defs *spec.Definitions, log *slog.Logger, ready func(addr net.Addr)) error {
-	srv, err := newServer(cfg, st, defs, log)
+func runServer(ctx context.Context, cfg *Config, p *platform, log *slog.Logger, ready func(addr net.Addr)) error {
+	srv, err := newServer(ctx, cfg, p, log)
 	if err != nil {
 		return err
 	}

@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/postgres/pgtest"
 	"github.com/hip-platform/hip/internal/store/sqlite"
+	"github.com/hip-platform/hip/internal/store/storetest"
 )
 
 var loadDefs = sync.OnceValues(spec.Load)
@@ -27,14 +29,14 @@ func backends() []struct {
 		open func(t *testing.T) store.Store
 	}{
 		{"sqlite", func(t *testing.T) store.Store {
-			db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hip.db"))
+			db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hip.db"), storetest.Options(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
 			return db
 		}},
-		{"postgres", func(t *testing.T) store.Store { return pgtest.Open(t, pgtest.URL(t)) }},
+		{"postgres", func(t *testing.T) store.Store { return pgtest.Open(t, pgtest.URL(t), storetest.Options(t)) }},
 	}
 }
 
@@ -103,7 +105,7 @@ func TestBundleFiles(t *testing.T) {
 	if sum.Failed != 0 || sum.Resources == 0 {
 		t.Fatalf("summary %s", sum)
 	}
-	page, err := st.Search(t.Context(), store.Query{Types: []string{"Encounter"}, Count: 1})
+	page, err := st.Search(t.Context(), &search.Query{Types: []string{"Encounter"}, Count: 1, Total: search.TotalNone})
 	if err != nil || len(page.Resources) != 1 {
 		t.Fatalf("search: %v", err)
 	}

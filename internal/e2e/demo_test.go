@@ -13,7 +13,7 @@ import (
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	s := startHip(t, "", "demo", "--dir", dir, "--residents", "300")
-	resp, body := s.get(t, "/fhir/Patient?_count=1")
+	resp, body := s.get(t, "/fhir/Patient?_count=1&_total=accurate")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("search: %d %s", resp.StatusCode, body)
 	}

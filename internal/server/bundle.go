@@ -235,6 +235,9 @@ func (s *Server) batch(ctx context.Context, entries []*entry) *response {
 		} else {
 			e.resp, e.err = s.do(ctx, s.store, nil, e.req, e.rt)
 		}
+		if e.err == nil && e.resp != nil {
+			s.registerSearchParameters(e.resp.stored)
+		}
 	}
 	return responseBundle("batch-response", entries)
 }
@@ -268,6 +271,11 @@ func (s *Server) transaction(ctx context.Context, entries []*entry) (*response, 
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, e := range entries {
+		if e.resp != nil {
+			s.registerSearchParameters(e.resp.stored)
+		}
 	}
 	return responseBundle("transaction-response", entries), nil
 }

@@ -1,32 +1,78 @@
 package server
 
 import (
+	"slices"
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
+	"github.com/hip-platform/hip/internal/fhir/spec"
 )
 
-// searchParamDefinitions are the canonical definitions of the parameters in
-// implementedSearchParams.
-var searchParamDefinitions = map[string][2]string{
-	"_id":          {"http://hl7.org/fhir/SearchParameter/Resource-id", "token"},
-	"_lastUpdated": {"http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date"},
+// reindexOperation names $reindex, which HAPI and others define alike: FHIR
+// R4 has no definition of it.
+const reindexOperation = fhir.NS + "OperationDefinition/reindex"
+
+// searchParams lists the parameters of a resource type a search may name: the
+// R4 ones, then the custom ones and name-pinyin, each code once.
+func (s *Server) searchParams(typ string) []*spec.SearchParam {
+	var out []*spec.SearchParam
+	seen := map[string]bool{}
+	for _, sp := range s.defs.SearchParams(typ) {
+		if ix := s.indexer.Param(typ, sp.Code); ix != nil {
+			sp = ix // a custom parameter replaces the R4 one of its code
+		}
+		seen[sp.Code] = true
+		out = append(out, sp)
+	}
+	for _, sp := range s.indexer.Params(typ) {
+		if !seen[sp.Code] {
+			seen[sp.Code] = true
+			out = append(out, sp)
+		}
+	}
+	return out
 }
 
 // capabilityStatement describes what this server implements, built from the
-// resource types the definitions know and the interactions coded here.
+// resource types the definitions know, the search parameters the indexer
+// has (custom ones included) and the interactions coded here.
 func (s *Server) capabilityStatement() fhir.Resource {
 	typeInteractions := []string{iRead, iVRead, iUpdate, iPatch, iDelete, iHistInstance, iHistType, iCreate, iSearchType}
-	var searchParams []any
-	for _, name := range implementedSearchParams {
-		def := searchParamDefinitions[name]
-		searchParams = append(searchParams, map[string]any{"name": name, "definition": def[0], "type": def[1]})
+	searchParams := func(typ string, keep func(*spec.SearchParam) bool) []any {
+		var out []any
+		for _, sp := range s.searchParams(typ) {
+			if !keep(sp) {
+				continue
+			}
+			p := map[string]any{"name": sp.Code, "type": sp.Type}
+			if sp.URL != "" {
+				p["definition"] = sp.URL
+			}
+			if sp.URL == search.NamePinyinURL {
+				p["documentation"] = search.NamePinyinResource()["description"]
+			}
+			out = append(out, p)
+		}
+		return out
 	}
+	everyType := func(sp *spec.SearchParam) bool { return slices.Contains(sp.Base, "Resource") }
+	anyParam := func(*spec.SearchParam) bool { return true }
 	var resources []any
 	for _, t := range s.defs.ResourceTypes() {
 		var inter []any
 		for _, code := range typeInteractions {
 			inter = append(inter, map[string]any{"code": code})
+		}
+		includes, revIncludes := []any{t + ":*"}, []any{"*"}
+		for _, sp := range s.searchParams(t) {
+			if sp.Type == "reference" {
+				includes = append(includes, t+":"+sp.Code)
+			}
+		}
+		ops := []any{map[string]any{"name": "reindex", "definition": reindexOperation}}
+		if t == "Patient" {
+			ops = append(ops, map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"})
 		}
 		resources = append(resources, map[string]any{
 			"type":              t,
@@ -39,7 +85,10 @@ func (s *Server) capabilityStatement() fhir.Resource {
 			"conditionalRead":   "not-supported",
 			"conditionalUpdate": true,
 			"conditionalDelete": "single",
-			"searchParam":       searchParams,
+			"searchInclude":     includes,
+			"searchRevInclude":  revIncludes,
+			"searchParam":       searchParams(t, anyParam),
+			"operation":         ops,
 		})
 	}
 	version := s.cfg.Version
@@ -70,7 +119,8 @@ func (s *Server) capabilityStatement() fhir.Resource {
 				map[string]any{"code": iSearchSystem},
 				map[string]any{"code": iHistSystem},
 			},
-			"searchParam": searchParams,
+			"searchParam": searchParams("Patient", everyType),
+			"operation":   []any{map[string]any{"name": "reindex", "definition": reindexOperation}},
 		}},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hip-platform/hip/internal/fhir/validate"
+	"github.com/hip-platform/hip/internal/store/storetest"
 )
 
 // FuzzServer sends arbitrary requests to the FHIR API over a real SQLite store:
@@ -31,7 +32,7 @@ func FuzzServer(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	srv, err := New(Config{Store: backends[0].open(f), Definitions: defs, Validator: validate.New(defs),
+	srv, err := New(Config{Store: backends[0].open(f), Definitions: defs, Validator: validate.New(defs), Indexer: storetest.Indexer(f),
 		MaxBodyBytes: 1 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		f.Fatal(err)

@@ -13,41 +13,52 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/postgres/pgtest"
 	"github.com/hip-platform/hip/internal/store/sqlite"
+	"github.com/hip-platform/hip/internal/store/storetest"
 )
 
 // backend opens a fresh, empty store of one kind.
 type backend struct {
-	name string
-	open func(t testing.TB) store.Store
+	name     string
+	openWith func(t testing.TB, opts store.Options) store.Store
 }
 
+// open opens a store with the indexer that tests share (newTestServer's).
+func (b backend) open(t testing.TB) store.Store { return b.openWith(t, storetest.Options(t)) }
+
 var backends = []backend{
-	{"sqlite", func(t testing.TB) store.Store {
-		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hip.db"))
+	{"sqlite", func(t testing.TB, opts store.Options) store.Store {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hip.db"), opts)
 		if err != nil {
 			t.Fatalf("open sqlite: %v", err)
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
 	}},
-	{"postgres", func(t testing.TB) store.Store { return pgtest.Open(t, pgtest.URL(t)) }},
+	{"postgres", func(t testing.TB, opts store.Options) store.Store { return pgtest.Open(t, pgtest.URL(t), opts) }},
 }
 
 var loadDefs = sync.OnceValues(spec.Load)
 
-// newTestServer serves a fresh store over real HTTP.
+// newTestServer serves a store opened by backend.open over real HTTP.
 func newTestServer(t testing.TB, st store.Store, maxBody int64) *httptest.Server {
+	t.Helper()
+	return newServerWith(t, st, storetest.Indexer(t), maxBody)
+}
+
+// newServerWith serves a store opened with indexer ix over real HTTP.
+func newServerWith(t testing.TB, st store.Store, ix *search.Indexer, maxBody int64) *httptest.Server {
 	t.Helper()
 	defs, err := loadDefs()
 	if err != nil {
 		t.Fatalf("load definitions: %v", err)
 	}
-	srv, err := New(Config{Store: st, Definitions: defs, Validator: validate.New(defs), MaxBodyBytes: maxBody,
+	srv, err := New(Config{Store: st, Definitions: defs, Validator: validate.New(defs), Indexer: ix, MaxBodyBytes: maxBody,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("new server: %v", err)

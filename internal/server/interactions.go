@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/jsonpatch"
 	"github.com/hip-platform/hip/internal/store"
 )
@@ -36,6 +37,9 @@ const (
 	iCondUpdate    = "conditional-update"
 	iCondDelete    = "conditional-delete"
 	iCondPatch     = "conditional-patch"
+	iCompartment   = "search-compartment"
+	iEverything    = "operation-everything"
+	iReindex       = "operation-reindex"
 	iUnknownAction = "unknown"
 )
 
@@ -52,6 +56,7 @@ type route struct {
 	interaction string
 	typ, id     string
 	version     int64
+	compType    string // the type searched in the compartment typ/id
 }
 
 // errMethodNotAllowed lets the HTTP edge answer 405.
@@ -96,6 +101,11 @@ func (s *Server) resolve(req *request) (route, error) {
 			return route{interaction: iSearchSystem}, nil
 		}
 		return route{}, notAllowed(req.method, joined)
+	case len(p) == 1 && p[0] == "$reindex":
+		if m == http.MethodPost {
+			return route{interaction: iReindex}, nil
+		}
+		return route{}, notAllowed(req.method, joined)
 	}
 	typ := p[0]
 	if !s.defs.IsResourceType(typ) {
@@ -116,6 +126,9 @@ func (s *Server) resolve(req *request) (route, error) {
 		case p[1] == "_history" && m == http.MethodGet:
 			r.interaction = iHistType
 			return r, nil
+		case p[1] == "$reindex" && m == http.MethodPost:
+			r.interaction = iReindex
+			return r, nil
 		case strings.HasPrefix(p[1], "_") || strings.HasPrefix(p[1], "$"):
 			return route{}, fhir.Errorf(fhir.NotFound, "unknown path %q", joined)
 		}
@@ -128,7 +141,24 @@ func (s *Server) resolve(req *request) (route, error) {
 		}
 		return r, nil
 	case 3, 4:
-		if p[2] != "_history" || !idPattern.MatchString(p[1]) {
+		if !idPattern.MatchString(p[1]) {
+			return route{}, fhir.Errorf(fhir.NotFound, "invalid resource id %q", p[1])
+		}
+		switch {
+		case len(p) == 3 && p[2] == "$everything" && typ == "Patient":
+			if m != http.MethodGet && m != http.MethodPost {
+				return route{}, notAllowed(req.method, joined)
+			}
+			r.id, r.interaction = p[1], iEverything
+			return r, nil
+		case s.defs.IsResourceType(p[2]) && (len(p) == 3 && m == http.MethodGet || len(p) == 4 && p[3] == "_search" && m == http.MethodPost):
+			if s.defs.Compartment(typ) == nil {
+				return route{}, fhir.Errorf(fhir.NotFound, "%s is not a compartment", typ)
+			}
+			r.id, r.compType, r.interaction = p[1], p[2], iCompartment
+			return r, nil
+		}
+		if p[2] != "_history" {
 			return route{}, fhir.Errorf(fhir.NotFound, "unknown path %q", joined)
 		}
 		if m != http.MethodGet {
@@ -185,8 +215,14 @@ func (s *Server) do(ctx context.Context, rd store.Reader, tx store.Tx, req *requ
 		return s.search(ctx, rd, req, []string{rt.typ})
 	case iSearchSystem:
 		return s.search(ctx, rd, req, nil)
+	case iCompartment:
+		return s.compartmentSearch(ctx, rd, req, rt)
+	case iEverything:
+		return s.everything(ctx, rd, req, rt)
+	case iReindex:
+		return s.reindex(ctx, req, rt)
 	case iCapabilities:
-		return &response{status: http.StatusOK, raw: s.capabilities}, nil
+		return &response{status: http.StatusOK, raw: *s.capabilities.Load()}, nil
 	}
 	return nil, fhir.Errorf(fhir.NotSupported, "interaction %s is not supported here", rt.interaction)
 }
@@ -242,7 +278,10 @@ func (s *Server) checkResource(res fhir.Resource, typ string) error {
 		return &fhir.Error{Code: fhir.Invalid, Message: "resourceType does not match the URL",
 			Issues: []fhir.Issue{{Severity: "error", Code: "invalid", Diagnostics: fmt.Sprintf("resourceType %q does not match the type %q in the URL", got, typ), Expression: []string{"resourceType"}}}}
 	}
-	return s.validator.Resource(res)
+	if err := s.validator.Resource(res); err != nil {
+		return err
+	}
+	return s.checkSearchParameter(res)
 }
 
 func newID() string {
@@ -452,15 +491,16 @@ func (s *Server) matchCriteria(ctx context.Context, rd store.Reader, typ, criter
 // matchQuery returns up to limit matches. Conditional interactions are strict: an
 // unknown parameter would otherwise widen the match to everything.
 func (s *Server) matchQuery(ctx context.Context, rd store.Reader, typ string, values url.Values, limit int) ([]store.Resource, error) {
-	q, run, _, err := s.parseSearch([]string{typ}, values, false)
+	q, _, err := s.parseSearch([]string{typ}, values, false, "")
 	if err != nil {
 		return nil, err
 	}
-	if len(run.Clauses) == 0 {
+	if len(q.Clauses) == 0 {
 		// Result parameters alone (_count, _format…) select every resource.
 		return nil, fhir.Errorf(fhir.Invalid, "conditional criteria %q select nothing: name a search parameter", values.Encode())
 	}
-	q.Count, q.Offset, q.Total = limit, 0, false
+	q.Count, q.Offset, q.Total = limit, 0, search.TotalNone
+	q.Include, q.RevInclude = nil, nil
 	page, err := rd.Search(ctx, q)
 	if err != nil {
 		return nil, err

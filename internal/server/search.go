@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,132 +15,88 @@ import (
 	"github.com/hip-platform/hip/internal/store"
 )
 
-// searchParams that this server implements; the CapabilityStatement lists them.
-var implementedSearchParams = []string{"_id", "_lastUpdated"}
-
 // parseSearch parses search parameters with the search package, which checks
-// every R4 parameter, and keeps what the store runs today: _id, _lastUpdated
-// and the result parameters. Other parameters are valid but not executable yet:
-// refused, or with lenient handling ignored and reported. It returns the store
-// query, the part of the search that runs (for the bundle's links) and what was
-// ignored.
-func (s *Server) parseSearch(types []string, values url.Values, lenient bool) (store.Query, *search.Query, []string, error) {
+// every R4 parameter and the custom ones. It returns the query and, with
+// lenient handling, what was ignored. Absolute references into this server
+// (base) are made relative, as the index stores them.
+func (s *Server) parseSearch(types []string, values url.Values, lenient bool, base string) (*search.Query, []string, error) {
 	q, warnings, err := s.parser.Parse(types, values, !lenient)
 	if err != nil {
-		return store.Query{}, nil, nil, err
+		return nil, nil, err
 	}
 	var ignored []string
 	for _, w := range warnings {
 		ignored = append(ignored, w.Param+": "+w.Issue.Diagnostics)
 	}
-	var unsupported []fhir.Issue
-	notYet := func(name, what string) {
-		msg := fmt.Sprintf("search parameter %s: %s is not supported yet", name, what)
-		ignored = append(ignored, msg)
-		unsupported = append(unsupported, fhir.Issue{Severity: "error", Code: "not-supported", Diagnostics: msg, Expression: []string{name}})
-	}
-	sq := store.Query{Types: q.Types, Count: q.Count, Offset: q.Offset, Total: q.Total != search.TotalNone}
-	run := *q // the part of q that runs
-	run.Clauses = nil
-	now := time.Now()
 	for _, c := range q.Clauses {
-		first := c.Conditions[0]
-		name := "_has"
-		if first.Param != nil {
-			name = first.Param.Code
+		if first := c.Conditions[0]; first.Param != nil && first.Param.Code == "_id" && len(c.Conditions) > search.MaxCount {
+			return nil, nil, fhir.Errorf(fhir.Invalid, "_id: at most %d ids in one search", search.MaxCount)
 		}
-		switch {
-		case first.Chain != nil || first.Has != nil || first.Modifier != search.ModifierNone:
-			notYet(name, "this form")
-			continue
-		case name == "_id":
-			if len(c.Conditions) > search.MaxCount {
-				return store.Query{}, nil, nil, fhir.Errorf(fhir.Invalid, "_id: at most %d ids in one search", search.MaxCount)
-			}
-			ids := make([]string, len(c.Conditions))
-			for i, cond := range c.Conditions {
-				ids[i] = cond.Token.Code
-			}
-			if sq.IDs == nil {
-				sq.IDs = ids
-			} else {
-				sq.IDs = slices.DeleteFunc(sq.IDs, func(id string) bool { return !slices.Contains(ids, id) })
-			}
-		case name == "_lastUpdated" && len(c.Conditions) == 1:
-			d := first.Date
-			low, high := d.Range(now)
-			prefix := string(d.Prefix)
-			if d.Prefix == search.PrefixAp {
-				prefix = "eq"
-			}
-			sq.LastUpdated = append(sq.LastUpdated, store.DateFilter{Prefix: prefix, Low: time.UnixMilli(low), High: time.UnixMilli(high)})
-		default:
-			notYet(name, "this parameter")
-			continue
+		for i := range c.Conditions {
+			localReferences(&c.Conditions[i], base)
 		}
-		run.Clauses = append(run.Clauses, c)
 	}
+	return q, ignored, nil
+}
+
+// localReferences turns reference values that are absolute URLs of this
+// server (base/Type/id) into the relative Type/id the index holds for them.
+func localReferences(c *search.Condition, base string) {
 	switch {
-	case len(q.Sort) == 0:
-	case len(q.Sort) == 1 && q.Sort[0].Param.Code == "_lastUpdated":
-		sq.SortUpdated = store.SortAscending
-		if q.Sort[0].Descending {
-			sq.SortUpdated = store.SortDescending
+	case c.Has != nil:
+		localReferences(&c.Has.Condition, base)
+	case c.Chain != nil:
+		localReferences(&c.Chain.Condition, base)
+	case c.Composite != nil:
+		for i := range c.Composite.Components {
+			localReferences(&c.Composite.Components[i], base)
 		}
-	default:
-		notYet("_sort", "sorting by these keys")
-		run.Sort = nil
+	case c.Reference != nil && c.Reference.URL != "" && c.Reference.Type != "" && base != "" &&
+		strings.HasPrefix(c.Reference.URL, base+"/"):
+		c.Reference.URL = ""
 	}
-	switch q.Summary {
-	case "", search.SummaryFalse:
-	case search.SummaryCount:
-		sq.Count, sq.Total = 0, true
-	default:
-		notYet("_summary", "_summary="+string(q.Summary))
-		run.Summary = ""
-	}
-	for name, set := range map[string]bool{"_elements": len(q.Elements) > 0, "_include": len(q.Include) > 0,
-		"_revinclude": len(q.RevInclude) > 0, "_cursor": q.Cursor != ""} {
-		if set {
-			notYet(name, name)
-		}
-	}
-	run.Elements, run.Include, run.RevInclude, run.Cursor = nil, nil, nil, ""
-	if len(unsupported) > 0 && !lenient {
-		slices.SortFunc(unsupported, func(a, b fhir.Issue) int { return strings.Compare(a.Diagnostics, b.Diagnostics) })
-		return store.Query{}, nil, nil, &fhir.Error{Code: fhir.Invalid, Message: unsupported[0].Diagnostics, Issues: unsupported}
-	}
-	return sq, &run, ignored, nil
 }
 
 // search runs a search and renders the searchset Bundle.
 func (s *Server) search(ctx context.Context, rd store.Reader, req *request, types []string) (*response, error) {
-	q, run, ignored, err := s.parseSearch(types, req.query, req.prefer.lenient)
+	q, ignored, err := s.parseSearch(types, req.query, req.prefer.lenient, req.base)
 	if err != nil {
 		return nil, err
-	}
-	countOnly := q.Count == 0
-	if countOnly {
-		q.Count, q.Total = 1, true // the store's smallest page; its entries are dropped
-	}
-	page, err := rd.Search(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if countOnly {
-		page.Resources, page.More = nil, false
 	}
 	path := ""
 	if len(types) == 1 {
 		path = "/" + types[0]
 	}
-	bundle := fhir.Resource{"resourceType": "Bundle", "id": newID(), "type": "searchset",
-		"meta": map[string]any{"lastUpdated": fhir.FormatInstant(time.Now())}}
-	if page.Total >= 0 {
-		bundle["total"] = page.Total
+	return s.searchBundle(ctx, rd, req, q, path, ignored)
+}
+
+// compartmentSearch runs GET [base]/Patient/123/Observation?… .
+func (s *Server) compartmentSearch(ctx context.Context, rd store.Reader, req *request, rt route) (*response, error) {
+	q, ignored, err := s.parseSearch([]string{rt.compType}, req.query, req.prefer.lenient, req.base)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.parser.InCompartment(q, rt.typ, rt.id); err != nil {
+		return nil, err
+	}
+	return s.searchBundle(ctx, rd, req, q, "/"+rt.typ+"/"+rt.id+"/"+rt.compType, ignored)
+}
+
+// searchBundle runs q and renders the searchset Bundle, its links at path.
+func (s *Server) searchBundle(ctx context.Context, rd store.Reader, req *request, q *search.Query, path string, ignored []string) (*response, error) {
+	if (q.Summary != "" && q.Summary != search.SummaryFalse && q.Summary != search.SummaryCount) || len(q.Elements) > 0 {
+		return nil, fhir.Errorf(fhir.NotSupported, "_summary=%s and _elements are not supported yet", q.Summary)
+	}
+	run := *q
+	if q.Summary == search.SummaryCount {
+		run.Count, run.Total = 0, search.TotalAccurate
+	}
+	page, err := rd.Search(ctx, &run)
+	if err != nil {
+		return nil, err
 	}
 	pageAt := func(offset int) url.Values {
-		at := *run
+		at := *q
 		at.Offset = offset
 		v := at.Encode()
 		if offset == 0 {
@@ -149,22 +104,39 @@ func (s *Server) search(ctx context.Context, rd store.Reader, req *request, type
 		}
 		return v
 	}
-	links := []any{link("self", req.base+path, pageAt(run.Offset))}
-	if page.More {
-		links = append(links, link("next", req.base+path, pageAt(run.Offset+run.Count)))
+	return s.renderSearch(req, page, path, pageAt, q, ignored), nil
+}
+
+// renderSearch renders a page as a searchset Bundle: matches, then includes,
+// then an OperationOutcome of what was ignored. pageAt gives the parameters
+// of the page at an offset, for the self, next and previous links at path.
+func (s *Server) renderSearch(req *request, page *store.SearchPage, path string, pageAt func(offset int) url.Values, q *search.Query, ignored []string) *response {
+	bundle := fhir.Resource{"resourceType": "Bundle", "id": newID(), "type": "searchset",
+		"meta": map[string]any{"lastUpdated": fhir.FormatInstant(time.Now())}}
+	if page.Total >= 0 {
+		bundle["total"] = page.Total
 	}
-	if run.Offset > 0 {
-		links = append(links, link("previous", req.base+path, pageAt(max(run.Offset-run.Count, 0))))
+	links := []any{link("self", req.base+path, pageAt(q.Offset))}
+	if page.More {
+		links = append(links, link("next", req.base+path, pageAt(q.Offset+q.Count)))
+	}
+	if q.Offset > 0 && q.Count > 0 {
+		links = append(links, link("previous", req.base+path, pageAt(max(q.Offset-q.Count, 0))))
 	}
 	bundle["link"] = links
-	entries := make([]any, 0, len(page.Resources)+1)
-	for i := range page.Resources {
-		r := &page.Resources[i]
-		entries = append(entries, map[string]any{
-			"fullUrl":  req.base + "/" + r.Type + "/" + r.ID,
-			"resource": rawJSON(r.Body),
-			"search":   map[string]any{"mode": "match"},
-		})
+	entries := make([]any, 0, len(page.Resources)+len(page.Included)+1)
+	for _, list := range []struct {
+		mode      string
+		resources []store.Resource
+	}{{"match", page.Resources}, {"include", page.Included}} {
+		for i := range list.resources {
+			r := &list.resources[i]
+			entries = append(entries, map[string]any{
+				"fullUrl":  req.base + "/" + r.Type + "/" + r.ID,
+				"resource": rawJSON(r.Body),
+				"search":   map[string]any{"mode": list.mode},
+			})
+		}
 	}
 	if len(ignored) > 0 {
 		issues := make([]fhir.Issue, len(ignored))
@@ -179,7 +151,7 @@ func (s *Server) search(ctx context.Context, rd store.Reader, req *request, type
 	if len(entries) > 0 {
 		bundle["entry"] = entries
 	}
-	return &response{status: http.StatusOK, resource: bundle}, nil
+	return &response{status: http.StatusOK, resource: bundle}
 }
 
 func link(relation, base string, q url.Values) map[string]any {

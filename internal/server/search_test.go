@@ -2,58 +2,66 @@ package server
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/validate"
-	"github.com/hip-platform/hip/internal/store"
+	"github.com/hip-platform/hip/internal/store/storetest"
 )
 
-func TestParseSearch(t *testing.T) {
+func testServer(t testing.TB) *Server {
 	defs, err := loadDefs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{defs: defs, cfg: Config{Location: time.UTC}, parser: search.NewParser(defs, search.NormalizeString).WithLocation(time.UTC)}
+	ix := storetest.Indexer(t)
+	return &Server{defs: defs, cfg: Config{Location: time.UTC}, indexer: ix,
+		parser: search.NewParser(defs, search.NormalizeString).WithLocation(time.UTC).WithParams(ix.Param)}
+}
+
+func TestParseSearch(t *testing.T) {
+	s := testServer(t)
+	const base = "http://hip.test/fhir"
 	tests := []struct {
 		query       string
+		types       []string
 		lenient     bool
 		wantErr     bool
 		wantIgnored int
-		check       func(q store.Query) bool
+		check       func(q *search.Query) bool
 	}{
-		{query: "_id=a,b&_id=b,c", check: func(q store.Query) bool { return len(q.IDs) == 1 && q.IDs[0] == "b" }},
-		{query: "_id=a&_id=c", check: func(q store.Query) bool { return q.IDs != nil && len(q.IDs) == 0 }},
-		{query: "_count=5000", check: func(q store.Query) bool { return q.Count == search.MaxCount }},
+		{query: "_count=5000", check: func(q *search.Query) bool { return q.Count == search.MaxCount }},
 		{query: "_count=x", wantErr: true},
 		{query: "_offset=-1", wantErr: true},
-		{query: "_total=none", check: func(q store.Query) bool { return !q.Total }},
 		{query: "_total=maybe", wantErr: true},
-		{query: "_sort=-_lastUpdated", check: func(q store.Query) bool { return q.SortUpdated == store.SortDescending }},
-		{query: "_sort=name", wantErr: true},
-		{query: "_sort=name", lenient: true, wantIgnored: 1},
-		{query: "name=王&gender=male", wantErr: true},
-		{query: "name=王&gender=male", lenient: true, wantIgnored: 2},
+		{query: "_sort=name", check: func(q *search.Query) bool { return len(q.Sort) == 1 }},
 		{query: "colour=blue", wantErr: true},
 		{query: "colour=blue", lenient: true, wantIgnored: 1},
+		{query: "colour=blue&name=王", lenient: true, wantIgnored: 1, check: func(q *search.Query) bool { return len(q.Clauses) == 1 }},
 		{query: "_id=bad$id", wantErr: true},
-		{query: "_lastUpdated=ge2024&_lastUpdated=lt2025", check: func(q store.Query) bool {
-			return len(q.LastUpdated) == 2 && q.LastUpdated[0].Prefix == "ge" && q.LastUpdated[0].Low.Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+		{query: "_id=" + strings.Repeat("a,", search.MaxCount) + "a", wantErr: true},
+		{query: "name-pinyin=zs", check: func(q *search.Query) bool { return q.Clauses[0].Conditions[0].Param.URL == search.NamePinyinURL }},
+		{query: "general-practitioner=" + base + "/Practitioner/p1", check: func(q *search.Query) bool {
+			r := q.Clauses[0].Conditions[0].Reference
+			return r.URL == "" && r.Type == "Practitioner" && r.ID == "p1"
 		}},
-		{query: "_lastUpdated=ap2024-06-01", check: func(q store.Query) bool {
-			f := q.LastUpdated[0]
-			return f.Prefix == "eq" && f.High.Sub(f.Low) > 48*time.Hour
+		{query: "general-practitioner=http://elsewhere.test/fhir/Practitioner/p1", check: func(q *search.Query) bool {
+			return q.Clauses[0].Conditions[0].Reference.URL == "http://elsewhere.test/fhir/Practitioner/p1"
 		}},
-		{query: "_lastUpdated=gt20000", wantErr: true},
-		{query: "_summary=count", check: func(q store.Query) bool { return q.Count == 0 && q.Total }},
-		{query: "_include=Patient:organization", wantErr: true},
+		{query: "_type=Patient,Observation", types: []string{}, check: func(q *search.Query) bool { return len(q.Types) == 2 }},
+		{query: "_type=Martian", types: []string{}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			values, _ := url.ParseQuery(tt.query)
-			q, _, ignored, err := s.parseSearch([]string{"Patient"}, values, tt.lenient)
+			types := []string{"Patient"}
+			if tt.types != nil {
+				types = nil
+			}
+			q, ignored, err := s.parseSearch(types, values, tt.lenient, base)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("no error")
@@ -74,23 +82,10 @@ func TestParseSearch(t *testing.T) {
 			}
 		})
 	}
-	values, _ := url.ParseQuery("_type=Patient,Observation")
-	q, _, _, err := s.parseSearch(nil, values, false)
-	if err != nil || len(q.Types) != 2 {
-		t.Errorf("_type: %v %v", q.Types, err)
-	}
-	values, _ = url.ParseQuery("_type=Martian")
-	if _, _, _, err := s.parseSearch(nil, values, false); err == nil {
-		t.Errorf("_type with an unknown type accepted")
-	}
 }
 
 func FuzzParseSearch(f *testing.F) {
-	defs, err := loadDefs()
-	if err != nil {
-		f.Fatal(err)
-	}
-	s := &Server{defs: defs, cfg: Config{Location: time.UTC}, parser: search.NewParser(defs, search.NormalizeString).WithLocation(time.UTC)}
+	s := testServer(f)
 	f.Add("_id=a,b&_lastUpdated=ap2024-01-01T10:00:00.123+08:00&_count=3")
 	f.Add("_lastUpdated=2024-02&_sort=-_lastUpdated&_total=none&_summary=count")
 	f.Add("name:exact=王&subject:Patient.name=x&_has:Observation:patient:code=1")
@@ -100,19 +95,14 @@ func FuzzParseSearch(f *testing.F) {
 			return
 		}
 		for _, lenient := range []bool{false, true} {
-			q, run, _, err := s.parseSearch([]string{"Patient"}, values, lenient)
+			q, _, err := s.parseSearch([]string{"Patient"}, values, lenient, "http://hip.test/fhir")
 			if err != nil {
 				if fhir.ErrorCode(err) != fhir.Invalid {
 					t.Fatalf("%q: error code %s", query, fhir.ErrorCode(err))
 				}
 				continue
 			}
-			run.Encode()
-			for _, d := range q.LastUpdated {
-				if !d.Low.Before(d.High) {
-					t.Fatalf("empty date range %v for %q", d, query)
-				}
-			}
+			q.Encode()
 		}
 	})
 }

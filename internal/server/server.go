@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,7 @@ type Config struct {
 	Store        store.Store
 	Definitions  *spec.Definitions
 	Validator    Validator
+	Indexer      *search.Indexer // the store's: custom SearchParameters are added to it
 	Logger       *slog.Logger
 	Version      string
 	BaseURL      string         // public base URL of the FHIR API; derived from requests when empty
@@ -48,9 +51,10 @@ type Server struct {
 	store        store.Store
 	defs         *spec.Definitions
 	parser       *search.Parser
+	indexer      *search.Indexer
 	validator    Validator
 	log          *slog.Logger
-	capabilities []byte
+	capabilities atomic.Pointer[[]byte] // rebuilt when a SearchParameter is added
 	registry     *prometheus.Registry
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
@@ -58,8 +62,8 @@ type Server struct {
 
 // New builds a server; nothing listens until its Handler is served.
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.Definitions == nil || cfg.Validator == nil {
-		return nil, errors.New("server: Store, Definitions and Validator are required")
+	if cfg.Store == nil || cfg.Definitions == nil || cfg.Validator == nil || cfg.Indexer == nil {
+		return nil, errors.New("server: Store, Definitions, Validator and Indexer are required")
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 16 << 20
@@ -72,12 +76,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, store: cfg.Store, defs: cfg.Definitions, validator: cfg.Validator, log: cfg.Logger,
-		parser: search.NewParser(cfg.Definitions, search.NormalizeString).WithLocation(cfg.Location)}
-	caps, err := s.capabilityStatement().MarshalJSON()
-	if err != nil {
+		indexer: cfg.Indexer,
+		parser:  search.NewParser(cfg.Definitions, search.NormalizeString).WithLocation(cfg.Location).WithParams(cfg.Indexer.Param)}
+	if err := s.refreshCapabilities(); err != nil {
 		return nil, err
 	}
-	s.capabilities = caps
 	s.registry = prometheus.NewRegistry()
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hip_http_requests_total", Help: "FHIR API requests by interaction, resource type and status code.",
@@ -89,6 +92,16 @@ func New(cfg Config) (*Server, error) {
 	s.registry.MustRegister(s.requests, s.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s, nil
+}
+
+// refreshCapabilities rebuilds the CapabilityStatement served at /metadata.
+func (s *Server) refreshCapabilities() error {
+	caps, err := s.capabilityStatement().MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("server: CapabilityStatement: %w", err)
+	}
+	s.capabilities.Store(&caps)
+	return nil
 }
 
 // Handler returns the HTTP handler of every endpoint.
@@ -204,6 +217,9 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		resp, err = s.do(ctx, tx, tx, req, rt)
 		return err
 	})
+	if err == nil && rt.typ == "SearchParameter" {
+		s.registerSearchParameters(resp.stored)
+	}
 	return resp, err
 }
 

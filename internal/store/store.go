@@ -5,9 +5,11 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 )
 
 // Resource is one stored version of a resource.
@@ -41,6 +43,11 @@ type Store interface {
 	// run more than once when the backend retries a transaction that lost a race
 	// with another writer, so it must have no effects outside tx.
 	Tx(ctx context.Context, fn func(tx Tx) error) error
+	// Reindex recomputes the search index of every current resource of types
+	// (all when nil) with the Indexer's parameters now, so that a parameter
+	// added later finds resources written before it. progress, if not nil, is
+	// told the running count. It returns how many resources it indexed.
+	Reindex(ctx context.Context, types []string, progress func(done int)) (int, error)
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -56,8 +63,9 @@ type Reader interface {
 	VRead(ctx context.Context, typ, id string, version int64) (*Resource, error)
 	// History lists versions, newest first.
 	History(ctx context.Context, q HistoryQuery) (*HistoryPage, error)
-	// Search lists current, non-deleted resources matching q.
-	Search(ctx context.Context, q Query) (*SearchPage, error)
+	// Search lists current, non-deleted resources matching q, with what its
+	// includes add. Count 0 asks for the total alone.
+	Search(ctx context.Context, q *search.Query) (*SearchPage, error)
 }
 
 // Tx writes inside a transaction. Every write in one Tx carries the same Now().
@@ -66,7 +74,8 @@ type Tx interface {
 	// Now is the transaction's clock, read once.
 	Now() time.Time
 	// Put writes a new version of res (which must have resourceType and id). It stamps
-	// res with meta.versionId and meta.lastUpdated before storing it.
+	// res with meta.versionId and meta.lastUpdated before storing it, and indexes
+	// it for search before commit: res must not change until the transaction ends.
 	// Preconditions: IfMatch > 0 requires the current version to be IfMatch, else
 	// fhir.PreconditionFailed (also when the resource is missing or deleted);
 	// IfNoneExist requires that the id is not in use now (fhir.Conflict); a deleted
@@ -106,40 +115,25 @@ type HistoryPage struct {
 	Total    int
 }
 
-// Query is a storage-independent search. The search issue extends it with indexed
-// parameters; today it knows _id and _lastUpdated.
-type Query struct {
-	Types       []string      // resource types; nil means all (system search)
-	IDs         []string      // _id: any of these; nil for any id, empty for none
-	LastUpdated []DateFilter  // _lastUpdated: all of these (AND)
-	Count       int           // page size; ≤ 0 is the store's default (50), capped at 1000
-	Offset      int           // page start
-	Total       bool          // compute Total
-	SortUpdated SortDirection // order; none means store order (stable)
-}
-
-// SortDirection orders search results.
-type SortDirection int
-
-const (
-	SortNone SortDirection = iota
-	SortAscending
-	SortDescending
-)
-
-// DateFilter is one date comparison with FHIR search prefix semantics, the search
-// value being the range [Low, High) and the stored instant a point v:
-// eq Low<=v<High, ne not eq, lt/eb v<Low, le v<High, gt/sa v>=High, ge v>=Low.
-// The caller turns ap into eq over a widened range.
-type DateFilter struct {
-	Prefix    string
-	Low, High time.Time
-}
-
-// SearchPage is one page of matches. Total is -1 when not computed. More tells
-// whether another page follows.
+// SearchPage is one page of matches and the resources its _include and
+// _revinclude parameters add (each resource once, none that is a match). Total
+// is -1 when not computed. More tells whether another page follows.
 type SearchPage struct {
 	Resources []Resource
+	Included  []Resource
 	Total     int
 	More      bool
+}
+
+// Indexer computes the search index entries of a resource (*search.Indexer).
+// An error naming single parameters (search.ParamError) still comes with the
+// entries of the others, which are stored.
+type Indexer interface {
+	Index(res fhir.Resource) ([]search.Entry, error)
+}
+
+// Options are what every backend takes besides its address.
+type Options struct {
+	Indexer Indexer      // required
+	Logger  *slog.Logger // for index failures of single parameters; slog.Default() when nil
 }

@@ -136,7 +136,8 @@ func (e *ParamError) Unwrap() error { return e.Err }
 // NamePinyinURL is the canonical URL of the built-in name-pinyin parameter.
 const NamePinyinURL = fhir.NS + "SearchParameter/name-pinyin"
 
-const ucumSystem = "http://unitsofmeasure.org"
+// UCUMSystem is the code system of UCUM units.
+const UCUMSystem = "http://unitsofmeasure.org"
 
 // NamePinyinParam returns the definition of name-pinyin: the pinyin of every
 // HumanName of a Patient, Practitioner or RelatedPerson, indexed as string
@@ -215,6 +216,11 @@ type compiledParam struct {
 	expr       *fhirpath.Expression
 	components []compiledComponent // composite only
 	pinyin     bool                // name-pinyin: HumanNames become pinyin keys
+	textNames  bool                // family or given of a resource's name: text-only names count too
+	// codeSystem is the system implied for a code element bound to a value
+	// set of one code system (Patient.gender: administrative-gender), so
+	// that system|code and :in find codes sent without a system.
+	codeSystem string
 }
 
 type compiledComponent struct {
@@ -271,39 +277,11 @@ func indexable(sp *spec.SearchParam) bool {
 // the same code on the same resource type. Resources written before must be
 // reindexed ($reindex) to be found by it.
 func (ix *Indexer) Add(sp *spec.SearchParam) error {
-	if sp.Code == "" || sp.Expression == "" {
-		return fmt.Errorf("search: add SearchParameter %q: a code and an expression are required", sp.URL)
-	}
-	if kindOf(sp.Type) == 0 {
-		return fmt.Errorf("search: add SearchParameter %q: type %q cannot be indexed", sp.URL, sp.Type)
-	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	var types []string
-	for _, b := range sp.Base {
-		switch {
-		case ix.defs.IsResourceType(b):
-			types = append(types, b)
-		case b == "Resource" || b == "DomainResource":
-			for _, rt := range ix.defs.ResourceTypes() {
-				if ix.defs.DerivesFrom(rt, b) {
-					types = append(types, rt)
-				}
-			}
-		default:
-			return fmt.Errorf("search: add SearchParameter %q: unknown base %q", sp.URL, b)
-		}
-	}
-	if len(types) == 0 {
-		return fmt.Errorf("search: add SearchParameter %q: no base resource type", sp.URL)
-	}
-	compiled := make([]*compiledParam, len(types))
-	for i, rt := range types {
-		p, err := ix.compile(rt, sp)
-		if err != nil {
-			return err
-		}
-		compiled[i] = p
+	types, compiled, err := ix.prepare(sp)
+	if err != nil {
+		return err
 	}
 	old := *ix.params.Load()
 	next := make(map[string][]*compiledParam, len(old))
@@ -326,6 +304,64 @@ func (ix *Indexer) Add(sp *spec.SearchParam) error {
 	return nil
 }
 
+// Check reports whether Add would accept sp, without adding it.
+func (ix *Indexer) Check(sp *spec.SearchParam) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	_, _, err := ix.prepare(sp)
+	return err
+}
+
+// prepare compiles sp for each resource type it applies to. Callers hold mu.
+func (ix *Indexer) prepare(sp *spec.SearchParam) ([]string, []*compiledParam, error) {
+	if sp.Code == "" || sp.Expression == "" {
+		return nil, nil, fmt.Errorf("search: add SearchParameter %q: a code and an expression are required", sp.URL)
+	}
+	if kindOf(sp.Type) == 0 {
+		return nil, nil, fmt.Errorf("search: add SearchParameter %q: type %q cannot be indexed", sp.URL, sp.Type)
+	}
+	var types []string
+	for _, b := range sp.Base {
+		switch {
+		case ix.defs.IsResourceType(b):
+			types = append(types, b)
+		case b == "Resource" || b == "DomainResource":
+			for _, rt := range ix.defs.ResourceTypes() {
+				if ix.defs.DerivesFrom(rt, b) {
+					types = append(types, rt)
+				}
+			}
+		default:
+			return nil, nil, fmt.Errorf("search: add SearchParameter %q: unknown base %q", sp.URL, b)
+		}
+	}
+	if len(types) == 0 {
+		return nil, nil, fmt.Errorf("search: add SearchParameter %q: no base resource type", sp.URL)
+	}
+	compiled := make([]*compiledParam, len(types))
+	for i, rt := range types {
+		p, err := ix.compile(rt, sp)
+		if err != nil {
+			return nil, nil, err
+		}
+		compiled[i] = p
+	}
+	return types, compiled, nil
+}
+
+// ParamFromResource reads a SearchParameter resource into a definition.
+func ParamFromResource(res fhir.Resource) (*spec.SearchParam, error) {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, fmt.Errorf("search: read SearchParameter: %w", err)
+	}
+	var sp spec.SearchParam
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return nil, fmt.Errorf("search: read SearchParameter: %w", err)
+	}
+	return &sp, nil
+}
+
 // Param returns the indexed definition of a parameter of a resource type,
 // custom ones and name-pinyin included, or nil when it has no index entries.
 func (ix *Indexer) Param(resourceType, code string) *spec.SearchParam {
@@ -337,13 +373,25 @@ func (ix *Indexer) Param(resourceType, code string) *spec.SearchParam {
 	return nil
 }
 
+// Params returns the definitions of the indexed parameters of a resource type,
+// custom ones and name-pinyin included, in indexing order.
+func (ix *Indexer) Params(resourceType string) []*spec.SearchParam {
+	ps := (*ix.params.Load())[resourceType]
+	out := make([]*spec.SearchParam, len(ps))
+	for i, p := range ps {
+		out[i] = p.def
+	}
+	return out
+}
+
 // compile prepares sp for resource type rt. Many R4 parameters share one
 // expression across types (clinical-code is a union of fifteen
 // Type.element branches); only the branches that can apply to rt are kept,
 // so indexing an Observation does not walk fourteen empty paths.
 // Callers hold mu or own ix exclusively.
 func (ix *Indexer) compile(rt string, sp *spec.SearchParam) (*compiledParam, error) {
-	p := &compiledParam{def: sp, pinyin: sp.URL == NamePinyinURL}
+	p := &compiledParam{def: sp, pinyin: sp.URL == NamePinyinURL,
+		textNames: (sp.Code == "family" || sp.Code == "given") && strings.Contains(sp.Expression, rt+".name."+sp.Code)}
 	var err error
 	if p.expr, err = ix.compileExpr(restrictTo(ix.defs, sp.Expression, rt)); err != nil {
 		return nil, fmt.Errorf("search: compile %s %s: %w", rt, sp.Code, err)
@@ -362,10 +410,43 @@ func (ix *Indexer) compile(rt string, sp *spec.SearchParam) (*compiledParam, err
 		}
 		p.components = append(p.components, compiledComponent{typ: def.Type, expr: x})
 	}
+	if sp.Type == "token" {
+		p.codeSystem = ix.impliedSystem(rt, restrictTo(ix.defs, sp.Expression, rt))
+	}
 	if sp.Type == "composite" && len(p.components) == 0 {
 		return nil, fmt.Errorf("search: compile %s %s: composite without components", rt, sp.Code)
 	}
 	return p, nil
+}
+
+// impliedSystem returns the code system of the values of expr, a plain path
+// such as Patient.gender, when it selects a code bound (required) to a value
+// set drawn from one code system; "" otherwise.
+func (ix *Indexer) impliedSystem(rt, expr string) string {
+	for _, r := range expr {
+		if r != '.' && !unicode.IsLetter(r) {
+			return ""
+		}
+	}
+	t := ix.defs.Type(rt)
+	if t == nil {
+		return ""
+	}
+	el := t.Element(expr)
+	if el == nil || len(el.Types) != 1 || el.Types[0].Code != "code" || el.Binding == nil || el.Binding.Strength != spec.BindingRequired {
+		return ""
+	}
+	vs := ix.defs.ValueSet(el.Binding.ValueSet)
+	if vs == nil || !vs.Enumerable || len(vs.Concepts) == 0 {
+		return ""
+	}
+	system := vs.Concepts[0].System
+	for _, c := range vs.Concepts {
+		if c.System != system {
+			return ""
+		}
+	}
+	return system
 }
 
 func (ix *Indexer) compileExpr(src string) (*fhirpath.Expression, error) {
@@ -507,8 +588,37 @@ func (ix *Indexer) Index(res fhir.Resource) ([]Entry, error) {
 			continue
 		}
 		entries = entries[:start+len(dedupe(entries[start:]))]
+		if p.textNames {
+			entries = appendTextNames(entries, p.def.Code, res)
+		}
 	}
 	return entries, errors.Join(errs...)
+}
+
+// appendTextNames adds family or given (code) entries for the Chinese names
+// that a facility sent as HumanName.text alone ("张无忌"): split into surname
+// and given name, as a clerk would read them, they are found by family=张 and
+// given=无忌 like names sent in parts.
+func appendTextNames(dst []Entry, code string, res fhir.Resource) []Entry {
+	for _, n := range array(res, "name") {
+		m, ok := n.(map[string]any)
+		if !ok || m["family"] != nil || m["given"] != nil {
+			continue
+		}
+		text := strings.TrimSpace(str(m, "text"))
+		if !startsHan(text) {
+			continue
+		}
+		family, given := pinyin.SplitSurname(text)
+		part := family
+		if code == "given" {
+			part = given
+		}
+		if part != "" {
+			dst = appendString(dst, code, part)
+		}
+	}
+	return dst
 }
 
 // dedupe removes repeated entries in place, keeping the first.
@@ -578,9 +688,17 @@ func (x *extractor) param(dst []Entry, p *compiledParam, res fhir.Resource) ([]E
 			}
 		}
 	default:
+		start := len(dst)
 		for _, it := range items {
 			if dst, err = x.appendItem(dst, code, p.def.Type, it); err != nil {
 				return dst, err
+			}
+		}
+		if p.codeSystem != "" {
+			for i := start; i < len(dst); i++ {
+				if e := &dst[i]; e.Kind == KindToken && e.System == "" && e.Code != "" {
+					e.System = p.codeSystem
+				}
 			}
 		}
 	}
@@ -1045,7 +1163,7 @@ func appendQuantity(dst []Entry, code string, it fhirpath.Item) []Entry {
 		}
 	case fhirpath.Quantity: // a System value computed by the expression
 		v.Number, v.Low, v.High, ok = numberRange(m.Value.String())
-		v.System, v.Code, v.Unit = ucumSystem, m.Unit, m.Unit
+		v.System, v.Code, v.Unit = UCUMSystem, m.Unit, m.Unit
 	default:
 		if s, isText := scalarText(it); isText {
 			v.Number, v.Low, v.High, ok = numberRange(s)
@@ -1059,9 +1177,9 @@ func appendQuantity(dst []Entry, code string, it fhirpath.Item) []Entry {
 	if v.CanonicalCode == "" {
 		v.CanonicalCode = v.Unit
 	}
-	if v.System == ucumSystem && v.Code != "" {
+	if v.System == UCUMSystem && v.Code != "" {
 		var f float64
-		v.CanonicalCode, f = canonicalUnit(v.Code)
+		v.CanonicalCode, f = CanonicalUnit(v.Code)
 		v.CanonicalValue = v.Number * f
 		v.CanonicalLow, v.CanonicalHigh = scaleBound(v.Low, f), scaleBound(v.High, f)
 	}

@@ -364,11 +364,11 @@ func ucumBase(code string) (base string, factor float64, ok bool) {
 	return "", 0, false
 }
 
-// canonicalUnit converts a UCUM unit code to its canonical form: a unit from
+// CanonicalUnit converts a UCUM unit code to its canonical form: a unit from
 // ucumBase, or a ratio of two (mg/dL → g/L × 10, mmol/L stays mol/L × 0.001).
 // Units it does not know are returned unchanged with factor 1, so that the
 // canonical columns still match a search in the same unit.
-func canonicalUnit(code string) (string, float64) {
+func CanonicalUnit(code string) (string, float64) {
 	if base, f, ok := ucumBase(code); ok {
 		return base, f
 	}

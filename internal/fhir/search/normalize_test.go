@@ -141,9 +141,9 @@ func TestCanonicalUnit(t *testing.T) {
 		{"mm[Hg]", "mm[Hg]", 1},
 	}
 	for _, tt := range tests {
-		got, f := canonicalUnit(tt.code)
+		got, f := CanonicalUnit(tt.code)
 		if got != tt.want || math.Abs(f-tt.factor) > 1e-12*tt.factor {
-			t.Errorf("canonicalUnit(%q) = %q × %v, want %q × %v", tt.code, got, f, tt.want, tt.factor)
+			t.Errorf("CanonicalUnit(%q) = %q × %v, want %q × %v", tt.code, got, f, tt.want, tt.factor)
 		}
 	}
 }

@@ -157,12 +157,23 @@ func (p *Parser) InCompartment(q *Query, code, id string) error {
 	if !validID(id) {
 		return fail("invalid id %q of the %s compartment", id, code)
 	}
-	for _, t := range q.Types {
-		if c.Params(t) == nil {
-			return fail("%s resources are not in the %s compartment", t, code)
+	types := q.Types
+	if len(types) == 0 {
+		for _, r := range c.Resources {
+			if len(r.Params) > 0 {
+				types = append(types, r.Type)
+			}
 		}
 	}
-	q.Compartment = &Compartment{Code: code, ID: id}
+	params := make(map[string][]string, len(types))
+	for _, t := range types {
+		ps := c.Params(t)
+		if ps == nil {
+			return fail("%s resources are not in the %s compartment", t, code)
+		}
+		params[t] = ps
+	}
+	q.Compartment = &Compartment{Code: code, ID: id, Params: params}
 	return nil
 }
 
@@ -652,6 +663,15 @@ func (p *Parser) parseValue(c *Condition, mod, raw string) error {
 		return nil
 	case m == ModifierIn || m == ModifierNotIn:
 		c.URI = &URI{Value: unescape(raw)}
+		url, _, _ := strings.Cut(c.URI.Value, "|")
+		vs := p.defs.ValueSet(url)
+		if vs == nil || !vs.Enumerable {
+			return unsupportedf("value set %s is not known to this server or cannot be expanded", c.URI.Value)
+		}
+		c.ValueSet = make([]Token, len(vs.Concepts))
+		for i, con := range vs.Concepts {
+			c.ValueSet[i] = Token{System: con.System, Code: con.Code, HasSystem: true}
+		}
 		return nil
 	case sp == p.list: // modifier has refused any modifier on a special parameter
 		c.List = unescape(raw)

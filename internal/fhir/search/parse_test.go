@@ -130,8 +130,8 @@ func TestParseConditions(t *testing.T) {
 		{"Observation", "code:not=1234-5", "code:not token(1234-5)"},
 		{"Observation", "code:above=http://snomed.info/sct|123", "code:above token(http://snomed.info/sct|123)"},
 		{"Observation", "code:below=http://snomed.info/sct|123", "code:below token(http://snomed.info/sct|123)"},
-		{"Observation", "code:in=http://hl7.org/fhir/ValueSet/x", "code:in uri(http://hl7.org/fhir/ValueSet/x)"},
-		{"Observation", "code:not-in=http://hl7.org/fhir/ValueSet/x", "code:not-in uri(http://hl7.org/fhir/ValueSet/x)"},
+		{"Observation", "status:in=http://hl7.org/fhir/ValueSet/observation-status", "status:in uri(http://hl7.org/fhir/ValueSet/observation-status)"},
+		{"Observation", "status:not-in=http://hl7.org/fhir/ValueSet/observation-status", "status:not-in uri(http://hl7.org/fhir/ValueSet/observation-status)"},
 		{"Patient", "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|446053", "identifier:of-type token(http://terminology.hl7.org/CodeSystem/v2-0203|MR|446053)"},
 		{"Observation", "status:missing=false", "status:missing missing(false)"},
 		{"Patient", "_id=a1,b-2", "_id token(a1) OR token(b-2)"},
@@ -319,6 +319,7 @@ func TestParseErrors(t *testing.T) {
 		diagnostics  string // a fragment of Diagnostics
 	}{
 		{"Patient", "foo=bar", "foo", "processing", `unknown search parameter "foo" for Patient`},
+		{"Observation", "code:in=http://hl7.org/fhir/ValueSet/x", "code:in", "not-supported", "value set http://hl7.org/fhir/ValueSet/x is not known"},
 		{"", "name=li", "name", "processing", "across all types"},
 		{"", "_type=Patient,Observation&name=li", "name", "processing", `unknown search parameter "name" for Observation`},
 		{"", "_type=Patient,Bogus", "_type", "processing", `unknown resource type "Bogus"`},
@@ -546,8 +547,13 @@ func TestInCompartment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.InCompartment(q, "Patient", "123"); err != nil || *q.Compartment != (Compartment{"Patient", "123"}) {
-		t.Errorf("InCompartment: %v, %+v", err, q.Compartment)
+	want := &Compartment{"Patient", "123", map[string][]string{"Observation": {"subject", "performer"}}}
+	if err := p.InCompartment(q, "Patient", "123"); err != nil || !reflect.DeepEqual(q.Compartment, want) {
+		t.Errorf("InCompartment: %v, %+v, want %+v", err, q.Compartment, want)
+	}
+	all, _, _ := p.Parse(nil, nil, true)
+	if err := p.InCompartment(all, "Patient", "123"); err != nil || len(all.Compartment.Params) < 50 || all.Compartment.Params["Encounter"] == nil {
+		t.Errorf("InCompartment over every type: %v, %d types", err, len(all.Compartment.Params))
 	}
 	for _, tc := range [][2]string{{"Bogus", "1"}, {"Patient", "a b"}} {
 		if err := p.InCompartment(q, tc[0], tc[1]); fhir.ErrorCode(err) != fhir.Invalid {

@@ -53,6 +53,9 @@ type Query struct {
 type Compartment struct {
 	Code string // Patient, Encounter, RelatedPerson, Practitioner, Device
 	ID   string
+	// Params maps each resource type searched to the reference parameters that
+	// put a resource of that type in the compartment.
+	Params map[string][]string
 }
 
 // Clause is one occurrence of a parameter: its comma-separated values are ORed.
@@ -83,6 +86,9 @@ type Condition struct {
 	URI       *URI
 	Composite *Composite
 	List      string // _list: a List id or a functional list such as $current-problems
+	// ValueSet holds the codes of the value set of a token :in or :not-in,
+	// expanded by the parser (URI names it).
+	ValueSet []Token
 
 	Chain *Chain // Param is a reference and the condition applies to its target
 	Has   *Has   // reverse chain: some resource of another type refers here and matches

@@ -37,7 +37,7 @@ const migrationLockKey = 0x6869706d69677200
 // Open connects to the database at url (postgres://…; libpq parameters such as
 // sslmode and search_path go in the query) and applies pending migrations;
 // AppliedMigrations tells which.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts store.Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
@@ -62,7 +62,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		KeyLock:    "SELECT pg_advisory_xact_lock(hashtext(?))",
 		Retryable:  retryable,
 		Migrations: migrations,
-	})
+	}, opts)
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)

@@ -14,7 +14,7 @@ import (
 func TestStore(t *testing.T) {
 	t.Parallel()
 	base := pgtest.URL(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return pgtest.Open(t, base) })
+	storetest.Run(t, func(t *testing.T) store.Store { return pgtest.Open(t, base, storetest.Options(t)) })
 }
 
 // TestConcurrentOpen opens one fresh schema from several processes' worth of
@@ -26,7 +26,7 @@ func TestConcurrentOpen(t *testing.T) {
 	errs := make([]error, len(dbs))
 	var wg sync.WaitGroup
 	for i := range dbs {
-		wg.Go(func() { dbs[i], errs[i] = postgres.Open(t.Context(), url) })
+		wg.Go(func() { dbs[i], errs[i] = postgres.Open(t.Context(), url, storetest.Options(t)) })
 	}
 	wg.Wait()
 	var applied []string
@@ -39,10 +39,15 @@ func TestConcurrentOpen(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if want := []string{"0001_resources.sql"}; !slices.Equal(applied, want) {
+	slices.Sort(applied) // each Open may have applied some
+	if want := []string{"0001_resources.sql", "0002_search.sql"}; !slices.Equal(applied, want) {
 		t.Errorf("applied %v in all, want %v once", applied, want)
 	}
 }
 
-func BenchmarkPut(b *testing.B)     { storetest.BenchPut(b, pgtest.Open(b, pgtest.URL(b))) }
-func BenchmarkTxBatch(b *testing.B) { storetest.BenchTxBatch(b, pgtest.Open(b, pgtest.URL(b))) }
+func BenchmarkPut(b *testing.B) {
+	storetest.BenchPut(b, pgtest.Open(b, pgtest.URL(b), storetest.Options(b)))
+}
+func BenchmarkTxBatch(b *testing.B) {
+	storetest.BenchTxBatch(b, pgtest.Open(b, pgtest.URL(b), storetest.Options(b)))
+}

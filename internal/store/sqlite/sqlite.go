@@ -31,7 +31,7 @@ var _ store.Store = (*DB)(nil)
 
 // Open opens (creating it and its directory if needed) the database at path and
 // applies pending migrations; AppliedMigrations tells which.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts store.Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -58,7 +58,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		LockHead:   "SELECT version, deleted, updated, seq FROM resources WHERE type = ? AND id = ?",
 		NextSeq:    "SELECT coalesce(max(seq), 0) + 1 FROM resource_versions",
 		Migrations: migrations,
-	})
+	}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}

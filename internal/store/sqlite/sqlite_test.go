@@ -11,7 +11,7 @@ import (
 
 func open(t testing.TB) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "data", "hip.db"))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "data", "hip.db"), storetest.Options(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,8 +31,8 @@ func TestStore(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hip.db")
-	for _, want := range []int{1, 0} {
-		db, err := sqlite.Open(t.Context(), path)
+	for _, want := range []int{2, 0} {
+		db, err := sqlite.Open(t.Context(), path, storetest.Options(t))
 		if err != nil {
 			t.Fatal(err)
 		}

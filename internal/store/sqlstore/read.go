@@ -137,43 +137,6 @@ func (r reader) History(ctx context.Context, q store.HistoryQuery) (*store.Histo
 	return page, nil
 }
 
-func (r reader) Search(ctx context.Context, q store.Query) (*store.SearchPage, error) {
-	w := where{conds: []string{"NOT h.deleted"}}
-	w.in("h.type", q.Types)
-	w.in("h.id", q.IDs)
-	for _, f := range q.LastUpdated {
-		if err := w.date("h.updated", f); err != nil {
-			return nil, err
-		}
-	}
-	page := &store.SearchPage{Total: -1}
-	if q.Total {
-		n, err := r.count(ctx, "SELECT count(*) FROM resources h"+w.sql(), w.args)
-		if err != nil {
-			return nil, fmt.Errorf("store: search %v: count: %w", q.Types, err)
-		}
-		page.Total = n
-	}
-	order := " ORDER BY h.type, h.id"
-	switch q.SortUpdated {
-	case store.SortAscending:
-		order = " ORDER BY h.updated, h.seq"
-	case store.SortDescending:
-		order = " ORDER BY h.updated DESC, h.seq DESC"
-	}
-	n := pageSize(q.Count)
-	list, err := r.resources(ctx, "SELECT "+versionCols+headJoin+w.sql()+order+" LIMIT ? OFFSET ?",
-		append(w.args, n+1, max(q.Offset, 0)))
-	if err != nil {
-		return nil, fmt.Errorf("store: search %v: %w", q.Types, err)
-	}
-	page.Resources = list
-	if len(list) > n {
-		page.Resources, page.More = list[:n], true
-	}
-	return page, nil
-}
-
 func pageSize(n int) int {
 	if n <= 0 {
 		return defaultCount
@@ -216,29 +179,6 @@ func (w *where) in(col string, vals []string) {
 	for _, v := range vals {
 		w.args = append(w.args, v)
 	}
-}
-
-// date adds one _lastUpdated comparison with the prefix semantics documented
-// on store.DateFilter.
-func (w *where) date(col string, f store.DateFilter) error {
-	lo, hi := ceilMilli(f.Low), ceilMilli(f.High)
-	switch f.Prefix {
-	case "", "eq":
-		w.add(col+" >= ? AND "+col+" < ?", lo, hi)
-	case "ne":
-		w.add("("+col+" < ? OR "+col+" >= ?)", lo, hi)
-	case "lt", "eb":
-		w.add(col+" < ?", lo)
-	case "le":
-		w.add(col+" < ?", hi)
-	case "gt", "sa":
-		w.add(col+" >= ?", hi)
-	case "ge":
-		w.add(col+" >= ?", lo)
-	default:
-		return fhir.Errorf(fhir.Invalid, "unsupported _lastUpdated prefix %q", f.Prefix)
-	}
-	return nil
 }
 
 func (w *where) sql() string {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -86,6 +87,8 @@ type Store struct {
 	reader
 	pool    Pool
 	d       *Dialect
+	ix      store.Indexer
+	log     *slog.Logger
 	applied []string
 }
 
@@ -97,8 +100,14 @@ const maxAttempts = 5
 
 // Open migrates the database behind pool and returns the store. The pool is
 // closed by Store.Close, or by Open when it fails.
-func Open(ctx context.Context, pool Pool, d *Dialect) (*Store, error) {
-	s := &Store{pool: pool, d: d}
+func Open(ctx context.Context, pool Pool, d *Dialect, opts store.Options) (*Store, error) {
+	if opts.Indexer == nil {
+		return nil, errors.Join(errors.New("store: open: an Indexer is required"), pool.Close())
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Store{pool: pool, d: d, ix: opts.Indexer, log: opts.Logger}
 	s.reader = reader{d: d, run: pool.Read}
 	applied, err := s.migrate(ctx)
 	if err != nil {
@@ -132,7 +141,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		var t *tx
 		err := s.inTx(ctx, func(c Conn) error {
-			t = newTx(s.d, c)
+			t = newTx(s, c)
 			if err := fn(t); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +28,13 @@ type tx struct {
 	// nextSeq and endSeq delimit the sequence numbers reserved and not yet
 	// used; endSeq is 0 when the dialect's SeqBlock is unlimited.
 	nextSeq, endSeq int64
+	// docs are the resources of the buffered heads, to index at flush; stale
+	// are the seqs of committed heads that buffered writes replace, whose
+	// index rows flush drops.
+	docs  map[key]fhir.Resource
+	stale []int64
+	ix    store.Indexer
+	log   *slog.Logger
 	// dbErr is the first database error, which decides whether Tx retries.
 	dbErr error
 }
@@ -36,8 +44,10 @@ type key struct{ typ, id string }
 // rowsPerInsert bounds multi-row INSERTs below both engines' parameter limits.
 const rowsPerInsert = 500
 
-func newTx(d *Dialect, c Conn) *tx {
-	t := &tx{d: d, conn: c, now: time.Now().UTC().Truncate(time.Millisecond), heads: map[key]int{}}
+func newTx(s *Store, c Conn) *tx {
+	t := &tx{d: s.d, conn: c, now: time.Now().UTC().Truncate(time.Millisecond), heads: map[key]int{},
+		docs: map[key]fhir.Resource{}, ix: s.ix, log: s.log}
+	d := s.d
 	t.reader = reader{d: d, run: func(ctx context.Context, fn func(Conn) error) error {
 		if err := t.flush(ctx); err != nil {
 			return err
@@ -93,6 +103,7 @@ func (t *tx) Put(ctx context.Context, res fhir.Resource, pre store.Precondition)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: put %s/%s: %w", typ, id, err)
 	}
+	t.docs[key{typ, id}] = res
 	return stored, !live, nil
 }
 
@@ -111,6 +122,7 @@ func (t *tx) Delete(ctx context.Context, typ, id string, pre store.Precondition)
 	if err != nil {
 		return nil, fmt.Errorf("store: delete %s/%s: %w", typ, id, err)
 	}
+	delete(t.docs, key{typ, id})
 	return marker, nil
 }
 
@@ -136,6 +148,9 @@ func (t *tx) lock(ctx context.Context, typ, id string) (store.Resource, error) {
 		cur.Updated = time.UnixMilli(updated).UTC()
 		return err
 	})
+	if err == nil && cur.Version > 0 && !cur.Deleted {
+		t.stale = append(t.stale, cur.Seq) // its index rows go when the write is flushed
+	}
 	return cur, t.failed(err)
 }
 
@@ -205,8 +220,16 @@ func (t *tx) flush(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: write heads: %w", err)
 	}
-	t.versions = t.versions[:0]
+	rows, err := t.index(heads)
+	if err != nil {
+		return err
+	}
+	if err := t.writeIndex(ctx, t.stale, rows); err != nil {
+		return err
+	}
+	t.versions, t.stale = t.versions[:0], t.stale[:0]
 	clear(t.heads)
+	clear(t.docs)
 	return nil
 }
 

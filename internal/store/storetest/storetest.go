@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/store"
 )
 
@@ -35,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SearchTypesAndIDs", testSearchTypesAndIDs},
 		{"SearchLastUpdated", testSearchLastUpdated},
 		{"SearchPaging", testSearchPaging},
+		{"IndexFollowsWrites", testIndexFollowsWrites},
 		{"TxRollback", testTxRollback},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
@@ -239,7 +241,7 @@ func testDelete(t *testing.T, s store.Store) {
 	if err != nil || h.Total != 2 {
 		t.Fatalf("History = %+v, %v; want 2 versions", h, err)
 	}
-	page, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Total: true})
+	page, err := s.Search(ctx, query(t, "Patient", "_total=accurate"))
 	if err != nil || page.Total != 0 || len(page.Resources) != 0 {
 		t.Errorf("Search after delete = %+v, %v; want nothing", page, err)
 	}
@@ -441,7 +443,7 @@ func keys(page *store.SearchPage) []string {
 	return out
 }
 
-func search(t *testing.T, s store.Reader, q store.Query) *store.SearchPage {
+func run(t *testing.T, s store.Reader, q *search.Query) *store.SearchPage {
 	t.Helper()
 	page, err := s.Search(t.Context(), q)
 	if err != nil {
@@ -459,21 +461,22 @@ func testSearchTypesAndIDs(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		q    store.Query
-		want []string
+		name, types, params string
+		want                []string
 	}{
-		{"type", store.Query{Types: []string{"Patient"}}, []string{"Patient/a", "Patient/b"}},
-		{"types", store.Query{Types: []string{"Patient", "Observation"}}, []string{"Observation/a", "Patient/a", "Patient/b"}},
-		{"system", store.Query{}, []string{"Encounter/e", "Observation/a", "Patient/a", "Patient/b"}},
-		{"_id", store.Query{Types: []string{"Patient"}, IDs: []string{"b", "c", "zz"}}, []string{"Patient/b"}},
-		{"system _id", store.Query{IDs: []string{"a"}}, []string{"Observation/a", "Patient/a"}},
-		{"no such type", store.Query{Types: []string{"Claim"}}, nil},
-		{"no id can match", store.Query{Types: []string{"Patient"}, IDs: []string{}}, nil},
+		{"type", "Patient", "", []string{"Patient/a", "Patient/b"}},
+		{"types", "", "_type=Patient,Observation", []string{"Observation/a", "Patient/a", "Patient/b"}},
+		{"system", "", "", []string{"Encounter/e", "Observation/a", "Patient/a", "Patient/b"}},
+		{"_id", "Patient", "_id=b,c,zz", []string{"Patient/b"}},
+		{"system _id", "", "_id=a", []string{"Observation/a", "Patient/a"}},
+		{"no such type", "Claim", "", nil},
+		{"no id can match", "Patient", "_id=a&_id=b", nil},
+		{"_id:not", "Patient", "_id:not=a", []string{"Patient/b"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			page := search(t, s, tc.q)
+			q := query(t, tc.types, tc.params+"&_total=none")
+			page := run(t, s, q)
 			got := keys(page)
 			slices.Sort(got) // store order is stable but unspecified
 			if !slices.Equal(got, tc.want) {
@@ -487,13 +490,13 @@ func testSearchTypesAndIDs(t *testing.T, s store.Store) {
 					t.Errorf("%s/%s: a deleted resource matched", r.Type, r.ID)
 				}
 			}
-			tc.q.Total = true
-			if page := search(t, s, tc.q); page.Total != len(tc.want) {
+			q.Total = search.TotalAccurate
+			if page := run(t, s, q); page.Total != len(tc.want) {
 				t.Errorf("Total = %d, want %d", page.Total, len(tc.want))
 			}
 		})
 	}
-	page := search(t, s, store.Query{Types: []string{"Patient"}, IDs: []string{"b"}})
+	page := run(t, s, query(t, "Patient", "_id=b"))
 	if len(page.Resources) != 1 || page.Resources[0].Version != 2 {
 		t.Fatalf("search returned %+v, want the current version 2", page.Resources)
 	}
@@ -508,31 +511,29 @@ func testSearchLastUpdated(t *testing.T, s store.Store) {
 	mustPut(t, s, "Patient", "c")
 	mustPut(t, s, "Observation", "o") // other type, same time as c
 	ms := time.Millisecond
-	at := func(prefix string, low time.Time) store.DateFilter {
-		return store.DateFilter{Prefix: prefix, Low: low, High: low.Add(ms)}
+	at := func(prefix string, when time.Time) string {
+		return "_lastUpdated=" + prefix + when.UTC().Format("2006-01-02T15:04:05.000Z")
 	}
 	tests := []struct {
-		name    string
-		filters []store.DateFilter
-		want    []string
+		name   string
+		params string
+		want   []string
 	}{
-		{"eq", []store.DateFilter{at("eq", b.Updated)}, []string{"b"}},
-		{"no prefix", []store.DateFilter{at("", b.Updated)}, []string{"b"}},
-		{"ne", []store.DateFilter{at("ne", b.Updated)}, []string{"a", "c"}},
-		{"lt", []store.DateFilter{at("lt", b.Updated)}, []string{"a"}},
-		{"eb", []store.DateFilter{at("eb", b.Updated)}, []string{"a"}},
-		{"le", []store.DateFilter{at("le", b.Updated)}, []string{"a", "b"}},
-		{"gt", []store.DateFilter{at("gt", b.Updated)}, []string{"c"}},
-		{"sa", []store.DateFilter{at("sa", b.Updated)}, []string{"c"}},
-		{"ge", []store.DateFilter{at("ge", b.Updated)}, []string{"b", "c"}},
-		{"wide eq", []store.DateFilter{{Prefix: "eq", Low: a.Updated, High: b.Updated.Add(ms)}}, []string{"a", "b"}},
-		{"sub-millisecond bound", []store.DateFilter{{Prefix: "lt", Low: b.Updated.Add(ms / 2)}}, []string{"a", "b"}},
-		{"and", []store.DateFilter{at("gt", a.Updated), at("lt", b.Updated.Add(ms))}, []string{"b"}},
-		{"empty range", []store.DateFilter{at("lt", a.Updated)}, nil},
+		{"eq", at("eq", b.Updated), []string{"b"}},
+		{"no prefix", at("", b.Updated), []string{"b"}},
+		{"ne", at("ne", b.Updated), []string{"a", "c"}},
+		{"lt", at("lt", b.Updated), []string{"a"}},
+		{"eb", at("eb", b.Updated), []string{"a"}},
+		{"le", at("le", b.Updated), []string{"a", "b"}},
+		{"gt", at("gt", b.Updated), []string{"c"}},
+		{"sa", at("sa", b.Updated), []string{"c"}},
+		{"ge", at("ge", b.Updated), []string{"b", "c"}},
+		{"and", at("gt", a.Updated) + "&" + at("lt", b.Updated.Add(ms)), []string{"b"}},
+		{"empty range", at("lt", a.Updated), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			page := search(t, s, store.Query{Types: []string{"Patient"}, LastUpdated: tc.filters, SortUpdated: store.SortAscending, Total: true})
+			page := run(t, s, query(t, "Patient", tc.params+"&_sort=_lastUpdated&_total=accurate"))
 			var got []string
 			for _, r := range page.Resources {
 				got = append(got, r.ID)
@@ -542,8 +543,6 @@ func testSearchLastUpdated(t *testing.T, s store.Store) {
 			}
 		})
 	}
-	_, err := s.Search(t.Context(), store.Query{LastUpdated: []store.DateFilter{at("zz", a.Updated)}})
-	wantCode(t, err, fhir.Invalid)
 }
 
 func testSearchPaging(t *testing.T, s store.Store) {
@@ -559,20 +558,19 @@ func testSearchPaging(t *testing.T, s store.Store) {
 	slices.Reverse(reversed)
 
 	tests := []struct {
-		name string
-		sort store.SortDirection
-		want []string
+		name, sort string
+		want       []string
 	}{
-		{"ascending", store.SortAscending, order},
-		{"descending", store.SortDescending, reversed},
-		{"store order", store.SortNone, nil},
+		{"ascending", "_lastUpdated", order},
+		{"descending", "-_lastUpdated", reversed},
+		{"store order", "", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var all []string
-			q := store.Query{Types: []string{"Patient"}, SortUpdated: tc.sort, Count: 2, Total: true}
+			q := query(t, "Patient", "_count=2&_total=accurate&_sort="+tc.sort)
 			for page := 0; ; page++ {
-				p := search(t, s, q)
+				p := run(t, s, q)
 				if p.Total != 5 {
 					t.Fatalf("Total = %d, want 5", p.Total)
 				}
@@ -590,18 +588,18 @@ func testSearchPaging(t *testing.T, s store.Store) {
 			}
 			want := tc.want
 			if want == nil { // stable: the same order as one big page
-				want = keys(search(t, s, store.Query{Types: []string{"Patient"}}))
+				want = keys(run(t, s, query(t, "Patient", "")))
 			}
 			if !slices.Equal(all, want) {
 				t.Errorf("paged %v, want %v", all, want)
 			}
 		})
 	}
-	p := search(t, s, store.Query{Types: []string{"Patient"}, Count: 5})
+	p := run(t, s, query(t, "Patient", "_count=5"))
 	if len(p.Resources) != 5 || p.More {
 		t.Errorf("exact page: %d resources, More %v; want 5, false", len(p.Resources), p.More)
 	}
-	p = search(t, s, store.Query{Types: []string{"Patient"}, Offset: 10})
+	p = run(t, s, query(t, "Patient", "_offset=10"))
 	if len(p.Resources) != 0 || p.More {
 		t.Errorf("past the end: %v, More %v; want nothing", keys(p), p.More)
 	}
@@ -629,7 +627,7 @@ func testTxRollback(t *testing.T, s store.Store) {
 				if _, err := tx.Delete(ctx, "Patient", "kept", store.Precondition{}); err != nil {
 					return err
 				}
-				if _, err := tx.Search(ctx, store.Query{}); err != nil { // flushes the writes
+				if _, err := tx.Search(ctx, query(t, "", "")); err != nil { // flushes the writes
 					return err
 				}
 				_, _, err := tx.Put(ctx, resource("Patient", "new3"), store.Precondition{})
@@ -698,7 +696,7 @@ func testTxSeesOwnWrites(t *testing.T, s store.Store) {
 			return err
 		}
 		wantResource(t, got, "Patient", "p1", 2)
-		page, err := tx.Search(ctx, store.Query{Types: []string{"Patient"}, Total: true})
+		page, err := tx.Search(ctx, query(t, "Patient", "_total=accurate"))
 		if err != nil {
 			return err
 		}
@@ -836,7 +834,7 @@ func testConcurrentCreates(t *testing.T, s store.Store) {
 			return nil
 		})
 	}))
-	if page := search(t, s, store.Query{Types: []string{"Patient"}, Total: true}); page.Total != 3*writers {
+	if page := run(t, s, query(t, "Patient", "_total=accurate")); page.Total != 3*writers {
 		t.Errorf("Total = %d, want %d", page.Total, 3*writers)
 	}
 	if h := history(t, s, store.HistoryQuery{}); h.Total != 3*writers {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/postgres"
 )
 
@@ -57,9 +58,9 @@ func Schema(t testing.TB, baseURL string) string {
 }
 
 // Open opens a store in a fresh schema (see Schema), closed in t.Cleanup.
-func Open(t testing.TB, baseURL string) *postgres.DB {
+func Open(t testing.TB, baseURL string, opts store.Options) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), Schema(t, baseURL))
+	db, err := postgres.Open(context.Background(), Schema(t, baseURL), opts)
 	if err != nil {
 		t.Fatalf("pgtest: open: %v", err)
 	}

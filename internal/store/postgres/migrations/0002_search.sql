@@ -1,0 +1,106 @@
+-- Search indexes (the text columns searched by prefix are in byte order,
+-- COLLATE "C", so that a prefix is an index range whatever the database
+-- collation): one table per kind of search parameter value, holding the rows
+-- that package search's Indexer extracts from the current version of each
+-- resource. A row is keyed by the head's seq (unique: every version has its own),
+-- so an update or delete drops the old rows by one integer and joins to
+-- resources stay on an integer key. type repeats the resource type so that the
+-- (type, param, value) indexes select one type's rows without a join.
+-- grp is 0 for plain rows; the component values of one composite entry share a
+-- grp > 0 and are stored under param "<composite code>$<component index>", so
+-- composite search reuses the matching of each component's kind.
+-- Distribution: these tables would be co-located with resources on the same
+-- patient key; today they are keyed like resources.
+CREATE UNIQUE INDEX resources_seq ON resources (seq);
+
+CREATE TABLE idx_string (
+	seq   bigint NOT NULL,
+	type  text NOT NULL,
+	param text NOT NULL,
+	grp   bigint NOT NULL,
+	value text COLLATE "C" NOT NULL, -- normalized (case and accents folded), for starts-with and :contains
+	exact text NOT NULL  -- as written, for :exact
+);
+CREATE INDEX idx_string_value ON idx_string (type, param, value);
+CREATE INDEX idx_string_seq ON idx_string (seq, param);
+
+CREATE TABLE idx_token (
+	seq         bigint NOT NULL,
+	type        text NOT NULL,
+	param       text NOT NULL,
+	grp         bigint NOT NULL,
+	system      text NOT NULL,
+	code        text NOT NULL,
+	text        text COLLATE "C" NOT NULL, -- normalized display or CodeableConcept.text, for :text
+	type_system text NOT NULL, -- an Identifier's type, for :of-type
+	type_code   text NOT NULL
+);
+CREATE INDEX idx_token_code ON idx_token (type, param, code, system);
+CREATE INDEX idx_token_seq ON idx_token (seq, param);
+
+CREATE TABLE idx_reference (
+	seq          bigint NOT NULL,
+	type         text NOT NULL,
+	param        text NOT NULL,
+	grp          bigint NOT NULL,
+	ref_type     text NOT NULL, -- the target when the reference ends in Type/id, else ''
+	ref_id       text NOT NULL,
+	url          text COLLATE "C" NOT NULL, -- an absolute URL or canonical as written; '' for a relative Type/id
+	ident_system text NOT NULL, -- Reference.identifier, for :identifier
+	ident_value  text NOT NULL
+);
+-- By target first: chains, _has, _revinclude, compartments and $everything all
+-- start from the referenced resource.
+CREATE INDEX idx_reference_target ON idx_reference (ref_id, ref_type, type, param);
+CREATE INDEX idx_reference_seq ON idx_reference (seq, param);
+CREATE INDEX idx_reference_url ON idx_reference (type, param, url) WHERE url <> '';
+CREATE INDEX idx_reference_ident ON idx_reference (type, param, ident_value) WHERE ident_value <> '';
+
+CREATE TABLE idx_date (
+	seq   bigint NOT NULL,
+	type  text NOT NULL,
+	param text NOT NULL,
+	grp   bigint NOT NULL,
+	lo    bigint NOT NULL, -- [lo, hi) in UTC milliseconds
+	hi    bigint NOT NULL
+);
+CREATE INDEX idx_date_lo ON idx_date (type, param, lo);
+CREATE INDEX idx_date_hi ON idx_date (type, param, hi);
+CREATE INDEX idx_date_seq ON idx_date (seq, param);
+
+CREATE TABLE idx_number (
+	seq   bigint NOT NULL,
+	type  text NOT NULL,
+	param text NOT NULL,
+	grp   bigint NOT NULL,
+	value double precision NOT NULL,
+	lo    double precision NOT NULL,
+	hi    double precision NOT NULL
+);
+CREATE INDEX idx_number_value ON idx_number (type, param, value);
+CREATE INDEX idx_number_seq ON idx_number (seq, param);
+
+CREATE TABLE idx_quantity (
+	seq         bigint NOT NULL,
+	type        text NOT NULL,
+	param       text NOT NULL,
+	grp         bigint NOT NULL,
+	system      text NOT NULL,
+	code        text NOT NULL,
+	value       double precision NOT NULL,
+	canon_code  text NOT NULL, -- the unit's UCUM base (mg/dL → g/L), or code when not convertible
+	canon_value double precision NOT NULL
+);
+CREATE INDEX idx_quantity_value ON idx_quantity (type, param, value);
+CREATE INDEX idx_quantity_canon ON idx_quantity (type, param, canon_code, canon_value);
+CREATE INDEX idx_quantity_seq ON idx_quantity (seq, param);
+
+CREATE TABLE idx_uri (
+	seq   bigint NOT NULL,
+	type  text NOT NULL,
+	param text NOT NULL,
+	grp   bigint NOT NULL,
+	uri   text COLLATE "C" NOT NULL
+);
+CREATE INDEX idx_uri_value ON idx_uri (type, param, uri);
+CREATE INDEX idx_uri_seq ON idx_uri (seq, param);

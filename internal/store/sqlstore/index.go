@@ -1,0 +1,248 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
+	"github.com/hip-platform/hip/internal/store"
+)
+
+// indexTable describes one index table: its name and the value columns after
+// the common seq, type, param, grp.
+type indexTable struct {
+	name string
+	cols []string
+	// values appends the value columns of v in cols order.
+	values func(dst []any, v *search.Value) []any
+}
+
+var indexTables = map[search.Kind]*indexTable{
+	search.KindString: {"idx_string", []string{"value", "exact"}, func(dst []any, v *search.Value) []any {
+		return append(dst, v.String, v.Exact)
+	}},
+	search.KindToken: {"idx_token", []string{"system", "code", "text", "type_system", "type_code"}, func(dst []any, v *search.Value) []any {
+		return append(dst, v.System, v.Code, v.Text, v.TypeSystem, v.TypeCode)
+	}},
+	search.KindReference: {"idx_reference", []string{"ref_type", "ref_id", "url", "ident_system", "ident_value"}, func(dst []any, v *search.Value) []any {
+		url := v.URL
+		if v.RefType != "" && url == v.RefType+"/"+v.RefID {
+			url = "" // relative: ref_type and ref_id say it all
+		}
+		return append(dst, v.RefType, v.RefID, url, v.IdentifierSystem, v.IdentifierValue)
+	}},
+	search.KindDate: {"idx_date", []string{"lo", "hi"}, func(dst []any, v *search.Value) []any {
+		return append(dst, v.Start, v.End)
+	}},
+	search.KindNumber: {"idx_number", []string{"value", "lo", "hi"}, func(dst []any, v *search.Value) []any {
+		return append(dst, v.Number, v.Low, v.High)
+	}},
+	search.KindQuantity: {"idx_quantity", []string{"system", "code", "value", "canon_code", "canon_value"}, func(dst []any, v *search.Value) []any {
+		return append(dst, v.System, v.Code, v.Number, v.CanonicalCode, v.CanonicalValue)
+	}},
+	search.KindURI: {"idx_uri", []string{"uri"}, func(dst []any, v *search.Value) []any {
+		return append(dst, v.URI)
+	}},
+}
+
+// indexKinds lists the tables in a fixed order, so that statements run in the
+// same order in every transaction.
+var indexKinds = []search.Kind{search.KindString, search.KindToken, search.KindReference, search.KindDate,
+	search.KindNumber, search.KindQuantity, search.KindURI}
+
+// onResources are the parameters answered from the resources table itself.
+func onResources(code string) bool { return code == "_id" || code == "_lastUpdated" }
+
+// componentParam is the param column of component i of a composite entry.
+func componentParam(code string, i int) string { return code + "$" + strconv.Itoa(i) }
+
+// indexRows collects the rows of several resources per table.
+type indexRows map[search.Kind][]any
+
+// add appends the rows of the entries of the resource stored as seq.
+func (rows indexRows) add(seq int64, typ string, entries []search.Entry) {
+	grp := int64(0)
+	for i := range entries {
+		e := &entries[i]
+		if onResources(e.Param) {
+			continue
+		}
+		if e.Kind != search.KindComposite {
+			t := indexTables[e.Kind]
+			rows[e.Kind] = t.values(append(rows[e.Kind], seq, typ, e.Param, int64(0)), &e.Value)
+			continue
+		}
+		grp++
+		for j := range e.Components {
+			c := &e.Components[j]
+			t := indexTables[c.Kind]
+			rows[c.Kind] = t.values(append(rows[c.Kind], seq, typ, componentParam(e.Param, j), grp), c)
+		}
+	}
+}
+
+// index computes the entries of the resources in parallel: indexing runs
+// FHIRPath over every parameter, the costliest part of a write.
+func (t *tx) index(heads []store.Resource) (indexRows, error) {
+	rows := indexRows{}
+	todo := make([]int, 0, len(heads))
+	for i := range heads {
+		if !heads[i].Deleted {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return rows, nil
+	}
+	entries := make([][]search.Entry, len(heads))
+	errs := make([]error, len(heads))
+	work := func(i int) {
+		res := t.docs[key{heads[i].Type, heads[i].ID}]
+		entries[i], errs[i] = t.ix.Index(res)
+	}
+	if workers := min(runtime.GOMAXPROCS(0), len(todo)/8); workers > 1 {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range workers {
+			wg.Go(func() {
+				for i := range next {
+					work(i)
+				}
+			})
+		}
+		for _, i := range todo {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	} else {
+		for _, i := range todo {
+			work(i)
+		}
+	}
+	for _, i := range todo {
+		h := &heads[i]
+		if err := errs[i]; err != nil {
+			var pe *search.ParamError
+			if !errors.As(err, &pe) {
+				return nil, fmt.Errorf("index %s/%s: %w", h.Type, h.ID, err)
+			}
+			// One parameter's expression failed on this resource: the others are
+			// stored and the failure is logged, as a write must not fail for it.
+			t.log.Warn("search index incomplete", "type", h.Type, "id", h.ID, "err", err)
+		}
+		rows.add(h.Seq, h.Type, entries[i])
+	}
+	return rows, nil
+}
+
+// writeIndex replaces the index rows of the resources whose earlier heads were
+// stored as stale with rows.
+func (t *tx) writeIndex(ctx context.Context, stale []int64, rows indexRows) error {
+	if len(stale) > 0 {
+		slices.Sort(stale)
+		for _, k := range indexKinds {
+			for chunk := range slices.Chunk(stale, rowsPerInsert) {
+				args := make([]any, len(chunk))
+				for i, s := range chunk {
+					args[i] = s
+				}
+				q := "DELETE FROM " + indexTables[k].name + " WHERE seq IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
+				if err := t.conn.Exec(ctx, t.d.rebind(q), args...); err != nil {
+					return fmt.Errorf("store: drop index rows: %w", t.failed(err))
+				}
+			}
+		}
+	}
+	for _, k := range indexKinds {
+		vals := rows[k]
+		if len(vals) == 0 {
+			continue
+		}
+		tab := indexTables[k]
+		width := 4 + len(tab.cols)
+		head := "INSERT INTO " + tab.name + " (seq, type, param, grp, " + strings.Join(tab.cols, ", ") + ") VALUES "
+		tuple := "(?" + strings.Repeat(", ?", width-1) + ")"
+		for chunk := range slices.Chunk(vals, rowsPerInsert*width) {
+			var q strings.Builder
+			q.WriteString(head)
+			for i := 0; i < len(chunk)/width; i++ {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString(tuple)
+			}
+			if err := t.conn.Exec(ctx, t.d.rebind(q.String()), chunk...); err != nil {
+				return fmt.Errorf("store: write %s rows: %w", tab.name, t.failed(err))
+			}
+		}
+	}
+	return nil
+}
+
+// Reindex recomputes the index rows of every current resource of the types
+// (all types when none are given), in transactions of batch resources, and
+// returns how many it indexed. It is how a SearchParameter added later applies
+// to data written before it.
+func (s *Store) Reindex(ctx context.Context, types []string, progress func(done int)) (int, error) {
+	const batch = 500
+	done := 0
+	after := key{}
+	for {
+		var w where
+		w.conds = append(w.conds, "NOT h.deleted")
+		w.in("h.type", types)
+		w.add("(h.type > ? OR (h.type = ? AND h.id > ?))", after.typ, after.typ, after.id)
+		list, err := s.resources(ctx, "SELECT "+versionCols+headJoin+w.sql()+" ORDER BY h.type, h.id LIMIT ?", append(w.args, batch))
+		if err != nil {
+			return done, fmt.Errorf("store: reindex: %w", err)
+		}
+		if len(list) == 0 {
+			return done, nil
+		}
+		err = s.Tx(ctx, func(stx store.Tx) error {
+			t := stx.(*tx)
+			heads := make([]store.Resource, 0, len(list))
+			stale := make([]int64, 0, len(list))
+			for _, r := range list {
+				// Only a head unchanged since it was read is reindexed here; a
+				// newer version was indexed by its own write.
+				cur, err := t.lock(ctx, r.Type, r.ID)
+				if err != nil {
+					return err
+				}
+				if cur.Seq != r.Seq || cur.Deleted {
+					continue
+				}
+				res, err := fhir.Parse(r.Body)
+				if err != nil {
+					return fmt.Errorf("store: reindex %s/%s: %w", r.Type, r.ID, err)
+				}
+				t.docs[key{r.Type, r.ID}] = res
+				heads = append(heads, r)
+				stale = append(stale, r.Seq)
+			}
+			rows, err := t.index(heads)
+			if err != nil {
+				return err
+			}
+			return t.writeIndex(ctx, stale, rows)
+		})
+		if err != nil {
+			return done, fmt.Errorf("store: reindex: %w", err)
+		}
+		done += len(list)
+		last := list[len(list)-1]
+		after = key{last.Type, last.ID}
+		if progress != nil {
+			progress(done)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package storetest
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
+	"github.com/hip-platform/hip/internal/fhir/spec"
+	"github.com/hip-platform/hip/internal/store"
+)
+
+var (
+	loadDefs   = sync.OnceValues(spec.Load)
+	newIndexer = sync.OnceValues(func() (*search.Indexer, error) {
+		defs, err := loadDefs()
+		if err != nil {
+			return nil, err
+		}
+		return search.NewIndexer(defs)
+	})
+)
+
+// Options returns store options for a test: the Indexer.
+func Options(t testing.TB) store.Options {
+	t.Helper()
+	return store.Options{Indexer: Indexer(t)}
+}
+
+// Indexer returns the R4 indexer that tests share (it is safe for concurrent
+// use; a test that adds SearchParameters builds its own with search.NewIndexer).
+func Indexer(t testing.TB) *search.Indexer {
+	t.Helper()
+	ix, err := newIndexer()
+	if err != nil {
+		t.Fatalf("storetest: indexer: %v", err)
+	}
+	return ix
+}
+
+// query parses search parameters for a type ("" for a system search).
+func query(t testing.TB, typ, params string) *search.Query {
+	t.Helper()
+	defs, err := loadDefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, err := url.ParseQuery(params)
+	if err != nil {
+		t.Fatalf("query %q: %v", params, err)
+	}
+	var types []string
+	if typ != "" {
+		types = []string{typ}
+	}
+	q, _, err := search.NewParser(defs, search.NormalizeString).Parse(types, values, true)
+	if err != nil {
+		t.Fatalf("parse %s?%s: %v", typ, params, err)
+	}
+	return q
+}
+
+// testIndexFollowsWrites checks that search sees the current version only:
+// an update replaces the old values, a delete removes them, a transaction
+// sees its own writes, and Reindex rebuilds rows without changing results.
+func testIndexFollowsWrites(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	patient := func(id, family string) fhir.Resource {
+		return fhir.Resource{"resourceType": "Patient", "id": id, "name": []any{map[string]any{"family": family}}}
+	}
+	ids := func(typ, params string) []string {
+		t.Helper()
+		got := keys(run(t, s, query(t, typ, params)))
+		slices.Sort(got)
+		return got
+	}
+	want := func(typ, params string, want ...string) {
+		t.Helper()
+		if got := ids(typ, params); !slices.Equal(got, want) {
+			t.Errorf("%s?%s = %v, want %v", typ, params, got, want)
+		}
+	}
+	for _, p := range []fhir.Resource{patient("a", "Zhang"), patient("b", "Wang"), patient("c", "Zhao")} {
+		if _, _, err := put(t, s, p, store.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want("Patient", "family=zh", "Patient/a", "Patient/c")
+	if _, _, err := put(t, s, patient("a", "Li"), store.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	want("Patient", "family=zh", "Patient/c")
+	want("Patient", "family=li", "Patient/a")
+	if _, err := del(t, s, "Patient", "c", store.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	want("Patient", "family=zh")
+	want("Patient", "family:missing=false", "Patient/a", "Patient/b")
+
+	// Inside a transaction: written twice, then searched, then written again.
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		for _, f := range []string{"Qian", "Sun"} {
+			if _, _, err := tx.Put(ctx, patient("d", f), store.Precondition{}); err != nil {
+				return err
+			}
+		}
+		page, err := tx.Search(ctx, query(t, "Patient", "family=sun"))
+		if err != nil {
+			return err
+		}
+		if got := keys(page); !slices.Equal(got, []string{"Patient/d"}) {
+			t.Errorf("in the transaction, family=sun = %v, want [Patient/d]", got)
+		}
+		_, _, err = tx.Put(ctx, patient("d", "Zhou"), store.Precondition{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("Patient", "family=sun")
+	want("Patient", "family=zhou", "Patient/d")
+
+	before := strings.Join(ids("Patient", "family:missing=false"), " ")
+	n, err := s.Reindex(ctx, []string{"Patient"}, nil)
+	if err != nil || n != 3 {
+		t.Fatalf("Reindex = %d, %v; want 3 resources", n, err)
+	}
+	if after := strings.Join(ids("Patient", "family:missing=false"), " "); after != before {
+		t.Errorf("after Reindex %s, before %s", after, before)
+	}
+	want("Patient", "family=zhou", "Patient/d")
+}
