@@ -66,6 +66,12 @@ type ElementDef struct {
 	// (Questionnaire.item.item → Questionnaire.item), without the leading '#'.
 	ContentReference string   `json:"contentReference,omitempty"`
 	Binding          *Binding `json:"binding,omitempty"`
+	// Summary is ElementDefinition.isSummary: the element is part of the
+	// _summary=true form of its parent.
+	Summary bool `json:"isSummary,omitempty"`
+	// Modifier is ElementDefinition.isModifier: the element changes the meaning
+	// of its parent, so a reader that drops it misreads the rest.
+	Modifier bool `json:"isModifier,omitempty"`
 }
 
 // Name is the last path segment, e.g. "value[x]".

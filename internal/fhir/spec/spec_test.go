@@ -109,6 +109,24 @@ func TestElements(t *testing.T) {
 		if len(ref.Types) != 1 || !slices.Equal(ref.Types[0].Targets, []string{"Organization"}) {
 			t.Errorf("Patient.managingOrganization targets = %+v", ref.Types)
 		}
+		flags := []struct {
+			typ, path         string
+			summary, modifier bool
+		}{
+			{"Patient", "Patient.name", true, false},
+			{"Patient", "Patient.active", true, true},
+			{"Patient", "Patient.photo", false, false},
+			{"Patient", "Patient.modifierExtension", false, true}, // R4 leaves it out of the summary
+			{"Patient", "Patient.contact.modifierExtension", true, true},
+			{"Attachment", "Attachment.data", false, false},
+			{"HumanName", "HumanName.family", true, false},
+			{"Questionnaire", "Questionnaire.item.item", false, false},
+		}
+		for _, f := range flags {
+			if e := d.Type(f.typ).Element(f.path); e.Summary != f.summary || e.Modifier != f.modifier {
+				t.Errorf("%s: summary %v modifier %v, want %v %v", f.path, e.Summary, e.Modifier, f.summary, f.modifier)
+			}
+		}
 		g := d.Type("Patient").Element("Patient.gender")
 		if g.Binding == nil || g.Binding.Strength != spec.BindingRequired || g.Binding.ValueSet != "http://hl7.org/fhir/ValueSet/administrative-gender" {
 			t.Errorf("Patient.gender binding = %+v", g.Binding)

@@ -102,6 +102,8 @@ type elementDefinition struct {
 	Min              int    `json:"min"`
 	Max              string `json:"max"`
 	ContentReference string `json:"contentReference"`
+	IsSummary        bool   `json:"isSummary"`
+	IsModifier       bool   `json:"isModifier"`
 	Type             []struct {
 		Code          string      `json:"code"`
 		Extension     []extension `json:"extension"`
@@ -321,6 +323,8 @@ func convertType(sd *structureDefinition) *spec.TypeDef {
 			Min:              e.Min,
 			Max:              e.Max,
 			ContentReference: strings.TrimPrefix(e.ContentReference, "#"),
+			Summary:          e.IsSummary,
+			Modifier:         e.IsModifier,
 		}
 		for _, ty := range e.Type {
 			ref := spec.TypeRef{Code: ty.Code}
