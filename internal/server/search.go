@@ -84,9 +84,6 @@ func (s *Server) compartmentSearch(ctx context.Context, rd store.Reader, req *re
 
 // searchBundle runs q and renders the searchset Bundle, its links at path.
 func (s *Server) searchBundle(ctx context.Context, rd store.Reader, req *request, q *search.Query, path string, ignored []string) (*response, error) {
-	if (q.Summary != "" && q.Summary != search.SummaryFalse && q.Summary != search.SummaryCount) || len(q.Elements) > 0 {
-		return nil, fhir.Errorf(fhir.NotSupported, "_summary=%s and _elements are not supported yet", q.Summary)
-	}
 	run := *q
 	if q.Summary == search.SummaryCount {
 		run.Count, run.Total = 0, search.TotalAccurate
@@ -133,7 +130,7 @@ func (s *Server) renderSearch(req *request, page *store.SearchPage, path string,
 			r := &list.resources[i]
 			entries = append(entries, map[string]any{
 				"fullUrl":  req.base + "/" + r.Type + "/" + r.ID,
-				"resource": rawJSON(r.Body),
+				"resource": s.shape(r.Body, q),
 				"search":   map[string]any{"mode": list.mode},
 			})
 		}
@@ -152,6 +149,19 @@ func (s *Server) renderSearch(req *request, page *store.SearchPage, path string,
 		bundle["entry"] = entries
 	}
 	return &response{status: http.StatusOK, resource: bundle}
+}
+
+// shape applies q's _summary and _elements to a stored body.
+func (s *Server) shape(body []byte, q *search.Query) any {
+	if (q.Summary == "" || q.Summary == search.SummaryFalse || q.Summary == search.SummaryCount) && len(q.Elements) == 0 {
+		return rawJSON(body)
+	}
+	res, err := fhir.Parse(body)
+	if err != nil { // stored bodies are valid JSON; return it whole if not
+		s.log.Error("shape stored resource", "err", err)
+		return rawJSON(body)
+	}
+	return search.Shape(s.defs, res, q.Summary, q.Elements)
 }
 
 func link(relation, base string, q url.Values) map[string]any {
