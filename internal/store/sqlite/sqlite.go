@@ -41,7 +41,7 @@ func Open(ctx context.Context, path string, opts store.Options) (*DB, error) {
 	// concurrent `hip migrate`; within this process writers queue on the write
 	// pool's single connection instead.
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(10000)", "cache_size(-32000)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(10000)", "cache_size(-65536)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	write, err := openPool(path, q, "immediate", 1)
@@ -95,18 +95,35 @@ func (p pool) Begin(ctx context.Context) (sqlstore.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sqlTx{conn{tx}, tx}, nil
+	return &sqlTx{conn: conn{tx}, tx: tx, stmts: map[string]*sql.Stmt{}}, nil
 }
 
-// sqlTx adapts *sql.Tx to sqlstore.Tx.
+// sqlTx adapts *sql.Tx to sqlstore.Tx. It keeps the statements it executes
+// prepared until it ends: a bulk write runs the same few multi-row INSERTs
+// many times, and parsing them again each time costs as much as running them.
 type sqlTx struct {
 	conn
-	tx *sql.Tx
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
 }
 
-func (t sqlTx) Commit(context.Context) error { return t.tx.Commit() }
+func (t *sqlTx) Exec(ctx context.Context, query string, args ...any) error {
+	st := t.stmts[query]
+	if st == nil {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, query); err != nil {
+			return err
+		}
+		t.stmts[query] = st
+	}
+	_, err := st.ExecContext(ctx, args...)
+	return err
+}
 
-func (t sqlTx) Rollback(context.Context) error {
+// Commit and Rollback also close the prepared statements.
+func (t *sqlTx) Commit(context.Context) error { return t.tx.Commit() }
+
+func (t *sqlTx) Rollback(context.Context) error {
 	if err := t.tx.Rollback(); !errors.Is(err, sql.ErrTxDone) {
 		return err
 	}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,7 +84,11 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry) {
 		for j := range e.Components {
 			c := &e.Components[j]
 			t := indexTables[c.Kind]
-			rows[c.Kind] = t.values(append(rows[c.Kind], seq, typ, componentParam(e.Param, j), grp), c)
+			g := grp
+			if j > 0 {
+				g = -grp // left out of the value indexes: found by (seq, grp) only
+			}
+			rows[c.Kind] = t.values(append(rows[c.Kind], seq, typ, componentParam(e.Param, j), g), c)
 		}
 	}
 }
@@ -149,7 +154,7 @@ func (t *tx) writeIndex(ctx context.Context, stale []int64, rows indexRows) erro
 	if len(stale) > 0 {
 		slices.Sort(stale)
 		for _, k := range indexKinds {
-			for chunk := range slices.Chunk(stale, rowsPerInsert) {
+			for chunk := range chunks(stale) {
 				args := make([]any, len(chunk))
 				for i, s := range chunk {
 					args[i] = s
@@ -170,21 +175,63 @@ func (t *tx) writeIndex(ctx context.Context, stale []int64, rows indexRows) erro
 		width := 4 + len(tab.cols)
 		head := "INSERT INTO " + tab.name + " (seq, type, param, grp, " + strings.Join(tab.cols, ", ") + ") VALUES "
 		tuple := "(?" + strings.Repeat(", ?", width-1) + ")"
-		for chunk := range slices.Chunk(vals, rowsPerInsert*width) {
+		rows := make([][]any, 0, len(vals)/width)
+		for i := 0; i < len(vals); i += width {
+			rows = append(rows, vals[i:i+width])
+		}
+		// In key order (type, param, first value column …), consecutive
+		// rows land on the same index pages.
+		slices.SortFunc(rows, compareRows)
+		if c, ok := t.conn.(Copier); ok && len(rows) >= copyThreshold {
+			cols := append([]string{"seq", "type", "param", "grp"}, tab.cols...)
+			if err := c.CopyFrom(ctx, tab.name, cols, rows); err != nil {
+				return fmt.Errorf("store: copy %s rows: %w", tab.name, t.failed(err))
+			}
+			continue
+		}
+		for chunk := range chunks(rows) {
 			var q strings.Builder
 			q.WriteString(head)
-			for i := 0; i < len(chunk)/width; i++ {
+			args := make([]any, 0, len(chunk)*width)
+			for i, row := range chunk {
 				if i > 0 {
 					q.WriteString(", ")
 				}
 				q.WriteString(tuple)
+				args = append(args, row...)
 			}
-			if err := t.conn.Exec(ctx, t.d.rebind(q.String()), chunk...); err != nil {
+			if err := t.conn.Exec(ctx, t.d.rebind(q.String()), args...); err != nil {
 				return fmt.Errorf("store: write %s rows: %w", tab.name, t.failed(err))
 			}
 		}
 	}
 	return nil
+}
+
+// copyThreshold is the number of rows from which a Copier loads them with
+// COPY: below it, one prepared INSERT costs less than COPY's set-up.
+const copyThreshold = 32
+
+// compareRows orders index rows by type, param and then the value columns.
+func compareRows(a, b []any) int {
+	for _, i := range [...]int{1, 2, 4} {
+		if c := compareValues(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return compareValues(a[0], b[0])
+}
+
+func compareValues(a, b any) int {
+	switch x := a.(type) {
+	case string:
+		return strings.Compare(x, b.(string))
+	case int64:
+		return cmp.Compare(x, b.(int64))
+	case float64:
+		return cmp.Compare(x, b.(float64))
+	}
+	return 0
 }
 
 // Reindex recomputes the index rows of every current resource of the types

@@ -99,7 +99,7 @@ func (s *sqlQuery) where(h string, types []string, q *search.Query) error {
 // owner itself is not in its compartment here; $everything adds it.
 func (s *sqlQuery) compartment(h string, c *search.Compartment) {
 	r := s.newAlias("r")
-	s.w(h, ".seq IN (SELECT ", r, ".seq FROM idx_reference ", r, " WHERE ", r, ".ref_id = ")
+	s.w(h, ".seq IN (SELECT ", r, ".seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ", r, ".ref_id = ")
 	s.arg(c.ID)
 	s.w(" AND ", r, ".ref_type = ")
 	s.arg(c.Code)
@@ -189,7 +189,7 @@ func (s *sqlQuery) condition(h string, types []string, c *search.Condition) erro
 		if c.Missing {
 			s.w("NOT ")
 		}
-		s.w("IN (SELECT ", x, ".seq FROM ", indexTables[kind].name, " ", x, " WHERE ")
+		s.w("IN (SELECT ", x, ".seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
 		s.typeIn(x, types)
 		s.w(" AND ", x, ".param = ")
 		s.arg(c.Param.Code)
@@ -226,7 +226,7 @@ func (s *sqlQuery) matchIn(h string, types []string, conds []search.Condition, n
 	if negate {
 		s.w("NOT ")
 	}
-	s.w("IN (SELECT ", x, ".seq FROM ", indexTables[kind].name, " ", x, " WHERE ")
+	s.w("IN (SELECT ", x, ".seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
 	s.typeIn(x, types)
 	s.w(" AND ", x, ".param = ")
 	s.arg(conds[0].Param.Code)
@@ -392,7 +392,7 @@ func (s *sqlQuery) referenceValue(x string, c *search.Condition) error {
 	switch {
 	case c.Modifier == search.ModifierIdentifier:
 		t := r.Identifier
-		s.w(x, ".ident_value = ")
+		s.w(x, ".ident_value <> '' AND ", x, ".ident_value = ")
 		s.arg(t.Code)
 		if t.HasSystem {
 			s.w(" AND ", x, ".ident_system = ")
@@ -403,7 +403,7 @@ func (s *sqlQuery) referenceValue(x string, c *search.Condition) error {
 	case r.URL != "":
 		// An absolute URL or canonical, as written; a canonical without a
 		// version also matches the versions stored (url|version).
-		s.w("(", x, ".url = ")
+		s.w(x, ".url <> '' AND (", x, ".url = ")
 		if r.Version != "" {
 			s.arg(r.URL + "|" + r.Version)
 			s.w(")")
@@ -576,10 +576,10 @@ func (s *sqlQuery) composite(h string, types []string, c *search.Condition) erro
 	for i := 1; i < len(comps); i++ {
 		a := aliases[i]
 		s.w(" JOIN ", indexTables[kinds[i]].name, " ", a, " ON ", a, ".seq = ", aliases[0], ".seq AND ",
-			a, ".grp = ", aliases[0], ".grp AND ", a, ".param = ")
+			a, ".grp = -", aliases[0], ".grp AND ", a, ".param = ")
 		s.arg(componentParam(c.Param.Code, i))
 	}
-	s.w(" WHERE ")
+	s.w(" WHERE ", aliases[0], ".grp >= 0 AND ")
 	s.typeIn(aliases[0], types)
 	s.w(" AND ", aliases[0], ".param = ")
 	s.arg(componentParam(c.Param.Code, 0))
@@ -664,7 +664,7 @@ func (s *sqlQuery) listMembers(h string, c *search.Condition) error {
 	s.w("(", h, ".type, ", h, ".id) IN (SELECT ", r, ".ref_type, ", r, ".ref_id FROM idx_reference ", r,
 		" JOIN resources ", l, " ON ", l, ".seq = ", r, ".seq WHERE ", l, ".type = 'List' AND ", l, ".id = ")
 	s.arg(c.List)
-	s.w(" AND NOT ", l, ".deleted AND ", r, ".param = 'item')")
+	s.w(" AND NOT ", l, ".deleted AND ", r, ".grp >= 0 AND ", r, ".param = 'item')")
 	return nil
 }
 
@@ -672,7 +672,7 @@ func (s *sqlQuery) listMembers(h string, c *search.Condition) error {
 // the chain's type that meets the chained condition.
 func (s *sqlQuery) chain(h string, types []string, c *search.Condition) error {
 	r, t := s.newAlias("r"), s.newAlias("h")
-	s.w(h, ".seq IN (SELECT ", r, ".seq FROM idx_reference ", r, " WHERE ")
+	s.w(h, ".seq IN (SELECT ", r, ".seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ")
 	s.typeIn(r, types)
 	s.w(" AND ", r, ".param = ")
 	s.arg(c.Param.Code)
@@ -697,7 +697,7 @@ func (s *sqlQuery) has(h string, types []string, hs *search.Has) error {
 	} else {
 		s.w("(", h, ".type, ", h, ".id) IN (SELECT ", r, ".ref_type, ", r, ".ref_id")
 	}
-	s.w(" FROM idx_reference ", r, " JOIN resources ", t, " ON ", t, ".seq = ", r, ".seq WHERE ", r, ".type = ")
+	s.w(" FROM idx_reference ", r, " JOIN resources ", t, " ON ", t, ".seq = ", r, ".seq WHERE ", r, ".grp >= 0 AND ", r, ".type = ")
 	s.arg(hs.Type)
 	s.w(" AND ", r, ".param = ")
 	s.arg(hs.Param.Code)
@@ -948,7 +948,7 @@ func (r reader) revInclude(ctx context.Context, in search.Include, from []store.
 	for _, typ := range types {
 		for ids := range slices.Chunk(byType[typ], rowsPerInsert) {
 			c := &sqlQuery{}
-			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.seq IN (SELECT r.seq FROM idx_reference r WHERE ")
+			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.seq IN (SELECT r.seq FROM idx_reference r WHERE r.grp >= 0 AND ")
 			c.in("r.ref_id", ids)
 			c.w(" AND r.ref_type = ")
 			c.arg(typ)

@@ -33,6 +33,12 @@ type Rows interface {
 	Close() error
 }
 
+// Copier is a Tx that can bulk-load rows faster than INSERT (PostgreSQL's
+// COPY). Rows are loaded as they are: no conflict handling.
+type Copier interface {
+	CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) error
+}
+
 // Pool hands out connections of one database.
 type Pool interface {
 	// Read runs fn on a connection outside any transaction.

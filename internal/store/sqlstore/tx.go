@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -41,8 +43,25 @@ type tx struct {
 
 type key struct{ typ, id string }
 
-// rowsPerInsert bounds multi-row INSERTs below both engines' parameter limits.
-const rowsPerInsert = 500
+// rowsPerInsert bounds multi-row statements below both engines' parameter
+// limits.
+const rowsPerInsert = 64
+
+// chunks splits items into runs of rowsPerInsert and, for the rest, runs whose
+// sizes are powers of two (100 → 64, 32, 4), so that multi-row statements
+// take few distinct shapes and the backends can keep them prepared.
+func chunks[T any](items []T) iter.Seq[[]T] {
+	return func(yield func([]T) bool) {
+		for len(items) > 0 {
+			n := min(len(items), rowsPerInsert)
+			n = 1 << (bits.Len(uint(n)) - 1)
+			if !yield(items[:n]) {
+				return
+			}
+			items = items[n:]
+		}
+	}
+}
 
 func newTx(s *Store, c Conn) *tx {
 	t := &tx{d: s.d, conn: c, now: time.Now().UTC().Truncate(time.Millisecond), heads: map[key]int{},
@@ -236,7 +255,7 @@ func (t *tx) flush(ctx context.Context) error {
 // insert writes rows as multi-row INSERTs of up to rowsPerInsert rows each.
 func (t *tx) insert(ctx context.Context, head, tail string, width int, rows []store.Resource, values func(store.Resource) []any) error {
 	tuple := "(?" + strings.Repeat(", ?", width-1) + ")"
-	for chunk := range slices.Chunk(rows, rowsPerInsert) {
+	for chunk := range chunks(rows) {
 		var q strings.Builder
 		q.WriteString(head)
 		args := make([]any, 0, len(chunk)*width)

@@ -6,9 +6,12 @@
 -- so an update or delete drops the old rows by one integer and joins to
 -- resources stay on an integer key. type repeats the resource type so that the
 -- (type, param, value) indexes select one type's rows without a join.
--- grp is 0 for plain rows; the component values of one composite entry share a
--- grp > 0 and are stored under param "<composite code>$<component index>", so
--- composite search reuses the matching of each component's kind.
+-- grp is 0 for plain rows. The component values of one composite entry are
+-- stored under param "<composite code>$<component index>" with grp g > 0 for
+-- the first component and -g for the others, so composite search reuses the
+-- matching of each component's kind: it finds the first component by value
+-- and the others by (seq, grp). The value indexes leave the others out
+-- (WHERE grp >= 0), as no search starts from them.
 -- Distribution: these tables would be co-located with resources on the same
 -- patient key; today they are keyed like resources.
 CREATE UNIQUE INDEX resources_seq ON resources (seq);
@@ -21,7 +24,7 @@ CREATE TABLE idx_string (
 	value text COLLATE "C" NOT NULL, -- normalized (case and accents folded), for starts-with and :contains
 	exact text NOT NULL  -- as written, for :exact
 );
-CREATE INDEX idx_string_value ON idx_string (type, param, value);
+CREATE INDEX idx_string_value ON idx_string (type, param, value) WHERE grp >= 0;
 CREATE INDEX idx_string_seq ON idx_string (seq, param);
 
 CREATE TABLE idx_token (
@@ -35,7 +38,7 @@ CREATE TABLE idx_token (
 	type_system text NOT NULL, -- an Identifier's type, for :of-type
 	type_code   text NOT NULL
 );
-CREATE INDEX idx_token_code ON idx_token (type, param, code, system);
+CREATE INDEX idx_token_code ON idx_token (type, param, code, system) WHERE grp >= 0;
 CREATE INDEX idx_token_seq ON idx_token (seq, param);
 
 CREATE TABLE idx_reference (
@@ -51,10 +54,10 @@ CREATE TABLE idx_reference (
 );
 -- By target first: chains, _has, _revinclude, compartments and $everything all
 -- start from the referenced resource.
-CREATE INDEX idx_reference_target ON idx_reference (ref_id, ref_type, type, param);
+CREATE INDEX idx_reference_target ON idx_reference (ref_id, ref_type, type, param) WHERE grp >= 0;
 CREATE INDEX idx_reference_seq ON idx_reference (seq, param);
-CREATE INDEX idx_reference_url ON idx_reference (type, param, url) WHERE url <> '';
-CREATE INDEX idx_reference_ident ON idx_reference (type, param, ident_value) WHERE ident_value <> '';
+CREATE INDEX idx_reference_url ON idx_reference (type, param, url) WHERE grp >= 0 AND url <> '';
+CREATE INDEX idx_reference_ident ON idx_reference (type, param, ident_value) WHERE grp >= 0 AND ident_value <> '';
 
 CREATE TABLE idx_date (
 	seq   bigint NOT NULL,
@@ -64,8 +67,8 @@ CREATE TABLE idx_date (
 	lo    bigint NOT NULL, -- [lo, hi) in UTC milliseconds
 	hi    bigint NOT NULL
 );
-CREATE INDEX idx_date_lo ON idx_date (type, param, lo);
-CREATE INDEX idx_date_hi ON idx_date (type, param, hi);
+CREATE INDEX idx_date_lo ON idx_date (type, param, lo) WHERE grp >= 0;
+CREATE INDEX idx_date_hi ON idx_date (type, param, hi) WHERE grp >= 0;
 CREATE INDEX idx_date_seq ON idx_date (seq, param);
 
 CREATE TABLE idx_number (
@@ -77,7 +80,7 @@ CREATE TABLE idx_number (
 	lo    double precision NOT NULL,
 	hi    double precision NOT NULL
 );
-CREATE INDEX idx_number_value ON idx_number (type, param, value);
+CREATE INDEX idx_number_value ON idx_number (type, param, value) WHERE grp >= 0;
 CREATE INDEX idx_number_seq ON idx_number (seq, param);
 
 CREATE TABLE idx_quantity (
@@ -91,8 +94,8 @@ CREATE TABLE idx_quantity (
 	canon_code  text NOT NULL, -- the unit's UCUM base (mg/dL → g/L), or code when not convertible
 	canon_value double precision NOT NULL
 );
-CREATE INDEX idx_quantity_value ON idx_quantity (type, param, value);
-CREATE INDEX idx_quantity_canon ON idx_quantity (type, param, canon_code, canon_value);
+CREATE INDEX idx_quantity_value ON idx_quantity (type, param, value) WHERE grp >= 0;
+CREATE INDEX idx_quantity_canon ON idx_quantity (type, param, canon_code, canon_value) WHERE grp >= 0;
 CREATE INDEX idx_quantity_seq ON idx_quantity (seq, param);
 
 CREATE TABLE idx_uri (
@@ -102,5 +105,5 @@ CREATE TABLE idx_uri (
 	grp   bigint NOT NULL,
 	uri   text COLLATE "C" NOT NULL
 );
-CREATE INDEX idx_uri_value ON idx_uri (type, param, uri);
+CREATE INDEX idx_uri_value ON idx_uri (type, param, uri) WHERE grp >= 0;
 CREATE INDEX idx_uri_seq ON idx_uri (seq, param);
