@@ -12,8 +12,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hip-platform/hip/internal/bench"
 	"github.com/hip-platform/hip/internal/synth"
@@ -26,9 +30,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return benchIngest(args[1:], stdout, stderr)
 		case "synth":
 			return benchSynth(args[1:], stdout, stderr)
+		case "search":
+			return benchSearch(args[1:], stdout, stderr)
 		}
 	}
-	return errors.New("usage: hip bench ingest|synth [flags]")
+	return errors.New("usage: hip bench ingest|synth|search [flags]")
 }
 
 // profile starts a CPU profile into path (none when empty); stop ends it.
@@ -83,12 +89,12 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 			defer os.RemoveAll(tmp)
 			cfg.DB = filepath.Join(tmp, "hip.db")
 		}
-		st, _, defs, err := openPlatform(ctx, cfg.DB)
+		p, err := openPlatform(ctx, cfg.DB, nil)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		srv, err := newServer(&cfg, st, defs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		defer p.Close()
+		srv, err := newServer(ctx, &cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
 		}
@@ -140,4 +146,128 @@ func benchSynth(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, res)
 	return nil
+}
+
+// benchSearch measures search latency over a generated region, see
+// docs/search-benchmark.md.
+func benchSearch(args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	var sc synth.Config
+	var bc bench.SearchConfig
+	var url, clients, queries, cpuProfile string
+	var load, loadOnly, list bool
+	err := parseFlags("bench search", args, stderr, func(fs *flag.FlagSet) {
+		// No default database: the region takes minutes to load and is kept
+		// for the next run, so where it lives is the caller's choice.
+		fs.StringVar(&cfg.DB, "db", "", "database holding the region (a SQLite path or postgres:// URL); required without --url")
+		synthFlags(fs, &sc, 100000)
+		fs.BoolVar(&load, "load", false, "generate and import the region when the database is empty")
+		fs.BoolVar(&loadOnly, "load-only", false, "like --load, then exit without measuring (e.g. to ANALYZE first)")
+		fs.StringVar(&url, "url", "", "FHIR base URL of a running server holding the data; empty: serve --db in-process")
+		fs.StringVar(&clients, "clients", "1,16", "concurrent clients: a comma list, one run per count")
+		fs.IntVar(&bc.Requests, "requests", 500, "measured requests per query and client count")
+		fs.DurationVar(&bc.Duration, "duration", time.Minute, "end a query's run after this long even if fewer requests were answered (0: no limit)")
+		fs.IntVar(&bc.Warmup, "warmup", 10, "unmeasured requests before each run")
+		fs.IntVar(&bc.Samples, "samples", 50, "values sampled from the data per sample pool")
+		fs.IntVar(&bc.Verify, "verify", 5, "samples per query whose answer is checked (200, at least one match) before the runs")
+		fs.StringVar(&queries, "queries", "", "run only these queries of the mix (comma list; see --list)")
+		fs.BoolVar(&list, "list", false, "print the query mix and exit")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	})
+	if err != nil {
+		return err
+	}
+	mix := bench.SearchMix()
+	if list {
+		for _, q := range mix {
+			fmt.Fprintf(stdout, "%-32s %s\n%-32s   %s\n", q.Name, q.Template, "", q.Description)
+		}
+		return nil
+	}
+	if bc.Queries, err = bench.SelectQueries(mix, splitList(queries)); err != nil {
+		return err
+	}
+	for _, s := range splitList(clients) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("--clients: %q is not a positive number", s)
+		}
+		bc.Clients = append(bc.Clients, n)
+	}
+	load = load || loadOnly
+	if load && url != "" {
+		return errors.New("bench search: --load writes the database directly: use --db, not --url")
+	}
+	bc.Seed = sc.Seed
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if url == "" {
+		if cfg.DB == "" {
+			return errors.New("bench search: --db is required (or --url of a running server)")
+		}
+		// Index failures of single parameters would make queries miss data:
+		// show them rather than measure over an incomplete index.
+		p, err := openPlatform(ctx, cfg.DB, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		m, sum, err := bench.LoadRegion(ctx, p, newImporter(p, p.Defs, stderr), sc, load)
+		if sum != nil {
+			fmt.Fprint(stdout, sum)
+		}
+		if err != nil {
+			return fmt.Errorf("bench search: %s: %w", redactDSN(cfg.DB), err)
+		}
+		total := 0
+		for _, n := range m.Counts {
+			total += n
+		}
+		fmt.Fprintf(stdout, "region: seed %d, %d residents, %d resources in %s\n", m.Seed, m.Residents, total, redactDSN(cfg.DB))
+		if loadOnly {
+			return nil
+		}
+		srv, err := newServer(ctx, &cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return err
+		}
+		base, closeServer, err := bench.Loopback(srv.Handler())
+		if err != nil {
+			return err
+		}
+		defer closeServer()
+		url = base
+	}
+	bc.BaseURL = url
+	bc.Progress = stderr
+	stopProfile, err := profile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	// What docs/benchmarks.md asks each table to record: the build and the machine.
+	fmt.Fprintf(stdout, "hip %s, %s, %d CPUs; %d queries against %s, clients %v, %d requests each (at most %s), seed %d\n\n",
+		version(), runtime.Version(), runtime.NumCPU(), len(bc.Queries), url, bc.Clients, bc.Requests, bc.Duration, bc.Seed)
+	res, err := bench.Search(ctx, bc)
+	if res != nil {
+		fmt.Fprint(stdout, res.Markdown())
+	}
+	if err != nil {
+		return err
+	}
+	if n := res.Errors(); n > 0 {
+		return fmt.Errorf("bench search: %d runs had errors", n)
+	}
+	return nil
+}
+
+// splitList splits a comma list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
