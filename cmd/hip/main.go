@@ -29,7 +29,8 @@ Usage:
   hip migrate [--db PATH|postgres://…]                        apply database migrations
   hip synth   --out DIR [--seed N] [--residents N] [--years N] generate a synthetic region as FHIR NDJSON
   hip import  [--db …] FILE|DIR…                               bulk-load NDJSON or Bundle files
-  hip bench   ingest|synth [flags]                             measure ingest or generation
+  hip bench   ingest|synth|search [flags]                      measure ingest, generation or search latency
+  hip explain [--db …] 'Type?params'…                          show the SQL and the database's plan of searches
   hip version                                                  print the version
 
 Environment: HIP_ADDR, HIP_DATABASE_URL (or HIP_DATABASE_URL_FILE), HIP_BASE_URL,
@@ -72,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return migrate(rest, stdout, stderr)
 	case "bench":
 		return benchCmd(rest, stdout, stderr)
+	case "explain":
+		return explain(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "hip", version())
 		return nil

@@ -59,9 +59,11 @@ func Open(ctx context.Context, url string, opts store.Options) (*DB, error) {
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 		// hashtext maps the key to the lock space; a collision only serialises
 		// two unrelated transactions.
-		KeyLock:    "SELECT pg_advisory_xact_lock(hashtext(?))",
-		Retryable:  retryable,
-		Migrations: migrations,
+		KeyLock:        "SELECT pg_advisory_xact_lock(hashtext(?))",
+		Retryable:      retryable,
+		Explain:        "EXPLAIN (COSTS OFF) ",
+		ExplainColumns: 1,
+		Migrations:     migrations,
 	}, opts)
 	if err != nil {
 		p.Close()

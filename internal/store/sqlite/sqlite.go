@@ -55,9 +55,11 @@ func Open(ctx context.Context, path string, opts store.Options) (*DB, error) {
 	}
 	s, err := sqlstore.Open(ctx, pool{read: read, write: write}, &sqlstore.Dialect{
 		// BEGIN IMMEDIATE already holds the database's write lock.
-		LockHead:   "SELECT version, deleted, updated, seq FROM resources WHERE type = ? AND id = ?",
-		NextSeq:    "SELECT coalesce(max(seq), 0) + 1 FROM resource_versions",
-		Migrations: migrations,
+		LockHead:       "SELECT version, deleted, updated, seq FROM resources WHERE type = ? AND id = ?",
+		NextSeq:        "SELECT coalesce(max(seq), 0) + 1 FROM resource_versions",
+		Explain:        "EXPLAIN QUERY PLAN ",
+		ExplainColumns: 4,
+		Migrations:     migrations,
 	}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

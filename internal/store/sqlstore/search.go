@@ -17,6 +17,9 @@ import (
 // p + maxRune in byte order (the index tables compare bytes).
 const maxRune = "\U0010FFFF"
 
+// versionJoin reaches the version row v of head h.
+const versionJoin = " JOIN resource_versions v ON v.type = h.type AND v.id = h.id AND v.version = h.version"
+
 // Include limits: :iterate follows references at most maxIterate rounds, and a
 // page adds at most maxIncluded resources.
 const (
@@ -74,41 +77,324 @@ func (s *sqlQuery) in(col string, vals []string) {
 	s.w(")")
 }
 
-// where writes the conditions on head alias h of a search over types (nil: all).
-func (s *sqlQuery) where(h string, types []string, q *search.Query) error {
-	s.w(" WHERE NOT ", h, ".deleted")
+// A search is written as SQL in one shape on both engines. The clause that
+// narrows it most (a reference, an identifier, a code …) drives it: a
+// subquery reads the matching seqs straight from its value index, and only
+// those heads are read (CROSS JOIN keeps SQLite from starting elsewhere).
+// Every other clause probes each of those heads through the (seq, param)
+// index (EXISTS … WHERE x.seq = h.seq). Without a selective clause the heads
+// of the type are scanned in (type, id) order and probed, which stops at the
+// page's end when matches are common.
+
+// Ranks of how far a clause narrows a search, lower is narrower; a clause of
+// rank noDriver never drives.
+const (
+	rankReference = 1 // a reference, identifier or chain: a few resources
+	rankCode      = 2 // a code, uri or exact string
+	rankRange     = 3 // a prefix, a composite, an equal date or number
+	rankWide      = 4 // a value set
+	noDriver      = 9 // open ranges, :missing, :not, :contains, :text, _lastUpdated, _list
+)
+
+// selectFrom writes " FROM … WHERE …" over the current heads h of types (all
+// when nil) that meet every clause and lie in comp (when not nil). join is
+// written right after h, to reach the version row.
+func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause, comp *search.Compartment, join string) error {
+	drive, best := -1, noDriver
+	if comp != nil {
+		best = rankReference
+	}
+	byID := false
+	for i, c := range clauses {
+		if len(c.Conditions) > 0 && c.Conditions[0].Param != nil && c.Conditions[0].Param.Code == "_id" && c.Conditions[0].Modifier == search.ModifierNone {
+			byID = true // the primary key is the best way in
+		}
+		if r := clauseRank(c, types); r < best {
+			drive, best = i, r
+		}
+	}
+	switch {
+	case byID || best == noDriver:
+		s.w(" FROM resources ", h, join, " WHERE NOT ", h, ".deleted")
+		drive = -1
+	default:
+		d := s.newAlias("d")
+		s.w(" FROM (")
+		var err error
+		if drive < 0 {
+			s.compartmentSeqs(comp)
+		} else {
+			err = s.driver(types, clauses[drive])
+		}
+		if err != nil {
+			return err
+		}
+		s.w(") ", d, " CROSS JOIN resources ", h, join, " WHERE ", h, ".seq = ", d, ".seq AND NOT ", h, ".deleted")
+	}
 	if len(types) > 0 {
 		s.w(" AND ")
 		s.in(h+".type", types)
 	}
-	if c := q.Compartment; c != nil {
+	if comp != nil && (drive >= 0 || byID || best == noDriver) {
 		s.w(" AND ")
-		s.compartment(h, c)
+		s.compartmentProbe(h, comp)
 	}
-	for _, c := range q.Clauses {
+	for i, c := range clauses {
+		if i == drive && !byID {
+			continue
+		}
 		s.w(" AND ")
-		if err := s.clause(h, types, c); err != nil {
+		if err := s.probe(h, types, c); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// compartment selects the resources that refer to the compartment's owner
-// through one of the parameters the definition names for their type. The
-// owner itself is not in its compartment here; $everything adds it.
-func (s *sqlQuery) compartment(h string, c *search.Compartment) {
+// clauseRank tells how well a clause could drive a search over types.
+func clauseRank(c search.Clause, types []string) int {
+	rank := 0
+	for i := range c.Conditions {
+		rank = max(rank, conditionRank(&c.Conditions[i], types))
+	}
+	return rank
+}
+
+func conditionRank(c *search.Condition, types []string) int {
+	switch {
+	case c.Has != nil:
+		if len(types) != 1 {
+			return noDriver
+		}
+		return rankCode
+	case c.Chain != nil:
+		return rankReference
+	case c.Param == nil || onResources(c.Param.Code) || c.Param.Code == "_list":
+		return noDriver
+	}
+	switch c.Modifier {
+	case search.ModifierMissing, search.ModifierNot, search.ModifierNotIn, search.ModifierContains, search.ModifierText:
+		return noDriver
+	case search.ModifierIn:
+		return rankWide
+	case search.ModifierOfType, search.ModifierIdentifier, search.ModifierType:
+		return rankReference
+	}
+	switch c.Param.Type {
+	case "reference":
+		return rankReference
+	case "token":
+		switch {
+		case c.Token.Code == "":
+			return noDriver // system| alone: a whole code system
+		case c.Param.Code == "identifier":
+			return rankReference
+		}
+		return rankCode
+	case "uri":
+		if c.Modifier == search.ModifierNone {
+			return rankCode
+		}
+		return rankRange
+	case "string":
+		if c.Modifier == search.ModifierExact {
+			return rankCode
+		}
+		return rankRange
+	case "composite":
+		return rankRange
+	case "date":
+		if c.Date.Prefix == search.PrefixEq || c.Date.Prefix == search.PrefixAp {
+			return rankRange
+		}
+	case "number":
+		if c.Number.Prefix == search.PrefixEq || c.Number.Prefix == search.PrefixAp {
+			return rankRange
+		}
+	case "quantity":
+		if c.Quantity.Prefix == search.PrefixEq || c.Quantity.Prefix == search.PrefixAp {
+			return rankRange
+		}
+	}
+	return noDriver
+}
+
+// driver writes a SELECT of the seqs of the resources of types that meet c,
+// each once.
+func (s *sqlQuery) driver(types []string, c search.Clause) error {
+	first := &c.Conditions[0]
+	switch {
+	case first.Has != nil:
+		h := s.newAlias("h")
+		s.w("SELECT ", h, ".seq AS seq FROM resources ", h, " WHERE ", h, ".type = ")
+		s.arg(types[0])
+		s.w(" AND ", h, ".id IN (")
+		if err := s.hasIDs(types, c); err != nil {
+			return err
+		}
+		s.w(")")
+		return nil
+	case first.Chain != nil:
+		r := s.newAlias("r")
+		s.w("SELECT DISTINCT ", r, ".seq AS seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ")
+		s.typeIn(r, types)
+		if err := s.chainTail(r, c); err != nil {
+			return err
+		}
+		return nil
+	case first.Param.Type == "composite":
+		return s.composite("", types, c)
+	}
+	kind, err := kindOf(first.Param)
+	if err != nil {
+		return err
+	}
+	x := s.newAlias("x")
+	s.w("SELECT DISTINCT ", x, ".seq AS seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
+	s.typeIn(x, types)
+	s.w(" AND ", x, ".param = ")
+	s.arg(first.Param.Code)
+	return s.values(x, kind, c)
+}
+
+// values writes " AND (v1 OR v2 …)" for a clause's values on index row x.
+func (s *sqlQuery) values(x string, kind search.Kind, c search.Clause) error {
+	s.w(" AND (")
+	for i := range c.Conditions {
+		if i > 0 {
+			s.w(" OR ")
+		}
+		if err := s.value(x, kind, &c.Conditions[i]); err != nil {
+			return err
+		}
+	}
+	s.w(")")
+	return nil
+}
+
+// probe writes a test of head h against clause c.
+func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
+	first := &c.Conditions[0]
+	switch {
+	case first.Has != nil:
+		if len(types) == 1 {
+			s.w(h, ".id IN (")
+		} else {
+			s.w("(", h, ".type, ", h, ".id) IN (")
+		}
+		if err := s.hasIDs(types, c); err != nil {
+			return err
+		}
+		s.w(")")
+		return nil
+	case first.Chain != nil:
+		r := s.newAlias("r")
+		s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " WHERE ", r, ".seq = ", h, ".seq")
+		if err := s.chainTail(r, c); err != nil {
+			return err
+		}
+		s.w(")")
+		return nil
+	}
+	switch first.Param.Code {
+	case "_id", "_lastUpdated", "_list":
+		s.w("(")
+		for i := range c.Conditions {
+			if i > 0 {
+				s.w(" OR ")
+			}
+			var err error
+			switch first.Param.Code {
+			case "_id":
+				err = s.id(h, &c.Conditions[i])
+			case "_lastUpdated":
+				err = s.lastUpdated(h, &c.Conditions[i])
+			default:
+				err = s.listMembers(h, &c.Conditions[i])
+			}
+			if err != nil {
+				return err
+			}
+		}
+		s.w(")")
+		return nil
+	}
+	if first.Param.Type == "composite" {
+		s.w("EXISTS (")
+		if err := s.composite(h, types, c); err != nil {
+			return err
+		}
+		s.w(")")
+		return nil
+	}
+	kind, err := kindOf(first.Param)
+	if err != nil {
+		return err
+	}
+	if first.Modifier == search.ModifierMissing {
+		// A clause of :missing has one value that counts (true or false).
+		missing := first.Missing
+		for _, c := range c.Conditions[1:] {
+			if c.Missing != missing {
+				s.w("1 = 1") // missing=true,false: every resource
+				return nil
+			}
+		}
+		if missing {
+			s.w("NOT ")
+		}
+		x := s.newAlias("x")
+		s.w("EXISTS (SELECT 1 FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".seq = ", h, ".seq AND ", x, ".param = ")
+		s.arg(first.Param.Code)
+		s.w(")")
+		return nil
+	}
+	if first.Modifier == search.ModifierNot || first.Modifier == search.ModifierNotIn {
+		// :not matches resources with no matching value, including those with
+		// no value at all (http://hl7.org/fhir/R4/search.html#modifiers).
+		s.w("NOT ")
+	}
+	x := s.newAlias("x")
+	s.w("EXISTS (SELECT 1 FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".seq = ", h, ".seq AND ", x, ".param = ")
+	s.arg(first.Param.Code)
+	if err := s.values(x, kind, c); err != nil {
+		return err
+	}
+	s.w(")")
+	return nil
+}
+
+// compartmentSeqs writes a SELECT of the seqs of the resources in comp.
+func (s *sqlQuery) compartmentSeqs(c *search.Compartment) {
 	r := s.newAlias("r")
-	s.w(h, ".seq IN (SELECT ", r, ".seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ", r, ".ref_id = ")
+	s.w("SELECT DISTINCT ", r, ".seq AS seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ", r, ".ref_id = ")
 	s.arg(c.ID)
 	s.w(" AND ", r, ".ref_type = ")
 	s.arg(c.Code)
-	s.w(" AND (")
+	s.compartmentParams(r, c)
+}
+
+// compartmentProbe tests whether head h is in comp.
+func (s *sqlQuery) compartmentProbe(h string, c *search.Compartment) {
+	r := s.newAlias("r")
+	s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " WHERE ", r, ".seq = ", h, ".seq AND ", r, ".ref_id = ")
+	s.arg(c.ID)
+	s.w(" AND ", r, ".ref_type = ")
+	s.arg(c.Code)
+	s.compartmentParams(r, c)
+	s.w(")")
+}
+
+// compartmentParams writes " AND (…)": the reference parameters that put each
+// type in the compartment. The owner itself is not in its compartment here;
+// $everything adds it.
+func (s *sqlQuery) compartmentParams(r string, c *search.Compartment) {
 	types := make([]string, 0, len(c.Params))
 	for t := range c.Params {
 		types = append(types, t)
 	}
 	slices.Sort(types)
+	s.w(" AND (")
 	if len(types) == 0 {
 		s.w("1 = 0")
 	}
@@ -122,87 +408,7 @@ func (s *sqlQuery) compartment(h string, c *search.Compartment) {
 		s.in(r+".param", c.Params[t])
 		s.w(")")
 	}
-	s.w("))")
-}
-
-// clause writes the OR of a clause's conditions.
-func (s *sqlQuery) clause(h string, types []string, c search.Clause) error {
-	if len(c.Conditions) == 0 {
-		return nil
-	}
-	s.w("(")
-	// Plain values of one parameter share one subquery: code=a,b is one index
-	// scan with an OR, not two.
-	if plain(c.Conditions) {
-		if err := s.matchIn(h, types, c.Conditions, false); err != nil {
-			return err
-		}
-		s.w(")")
-		return nil
-	}
-	for i := range c.Conditions {
-		if i > 0 {
-			s.w(" OR ")
-		}
-		if err := s.condition(h, types, &c.Conditions[i]); err != nil {
-			return err
-		}
-	}
 	s.w(")")
-	return nil
-}
-
-// plain reports whether the conditions are ordinary value matches, answered
-// from one index table.
-func plain(conds []search.Condition) bool {
-	for i := range conds {
-		c := &conds[i]
-		if c.Chain != nil || c.Has != nil || c.Param == nil || onResources(c.Param.Code) || c.Param.Code == "_list" ||
-			c.Modifier == search.ModifierMissing || c.Modifier == search.ModifierNot || c.Modifier == search.ModifierNotIn ||
-			c.Param.Type == "composite" {
-			return false
-		}
-	}
-	return true
-}
-
-// condition writes one condition on head alias h.
-func (s *sqlQuery) condition(h string, types []string, c *search.Condition) error {
-	switch {
-	case c.Has != nil:
-		return s.has(h, types, c.Has)
-	case c.Chain != nil:
-		return s.chain(h, types, c)
-	case c.Param.Code == "_id":
-		return s.id(h, c)
-	case c.Param.Code == "_lastUpdated":
-		return s.lastUpdated(h, c)
-	case c.Param.Code == "_list":
-		return s.listMembers(h, c)
-	case c.Modifier == search.ModifierMissing:
-		kind, err := kindOf(c.Param)
-		if err != nil {
-			return err
-		}
-		x := s.newAlias("x")
-		s.w(h, ".seq ")
-		if c.Missing {
-			s.w("NOT ")
-		}
-		s.w("IN (SELECT ", x, ".seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
-		s.typeIn(x, types)
-		s.w(" AND ", x, ".param = ")
-		s.arg(c.Param.Code)
-		s.w(")")
-		return nil
-	case c.Param.Type == "composite":
-		return s.composite(h, types, c)
-	case c.Modifier == search.ModifierNot || c.Modifier == search.ModifierNotIn:
-		// :not matches resources with no matching value, including those with
-		// no value at all (http://hl7.org/fhir/R4/search.html#modifiers).
-		return s.matchIn(h, types, []search.Condition{*c}, true)
-	}
-	return s.matchIn(h, types, []search.Condition{*c}, false)
 }
 
 // typeIn writes the resource type restriction of an index alias.
@@ -212,35 +418,6 @@ func (s *sqlQuery) typeIn(x string, types []string) {
 		return
 	}
 	s.in(x+".type", types)
-}
-
-// matchIn writes h.seq [NOT] IN (the resources with a value matching any of
-// conds), all of one parameter.
-func (s *sqlQuery) matchIn(h string, types []string, conds []search.Condition, negate bool) error {
-	kind, err := kindOf(conds[0].Param)
-	if err != nil {
-		return err
-	}
-	x := s.newAlias("x")
-	s.w(h, ".seq ")
-	if negate {
-		s.w("NOT ")
-	}
-	s.w("IN (SELECT ", x, ".seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
-	s.typeIn(x, types)
-	s.w(" AND ", x, ".param = ")
-	s.arg(conds[0].Param.Code)
-	s.w(" AND (")
-	for i := range conds {
-		if i > 0 {
-			s.w(" OR ")
-		}
-		if err := s.value(x, kind, &conds[i]); err != nil {
-			return err
-		}
-	}
-	s.w("))")
-	return nil
 }
 
 func kindOf(sp *spec.SearchParam) (search.Kind, error) {
@@ -559,35 +736,53 @@ func (s *sqlQuery) uriValue(col string, c *search.Condition) error {
 	return nil
 }
 
-// composite matches the components of one composite entry: rows of each
-// component's kind with the same seq and grp.
-func (s *sqlQuery) composite(h string, types []string, c *search.Condition) error {
-	comps := c.Composite.Components
-	kinds := make([]search.Kind, len(comps))
-	aliases := make([]string, len(comps))
-	for i := range comps {
-		k, err := kindOf(comps[i].Param)
+// composite writes a SELECT of the seqs of resources (of types; h alone when
+// h is not "") with a composite entry matching one of c's values: the rows of
+// each component's kind with the same seq and grp.
+func (s *sqlQuery) composite(h string, types []string, c search.Clause) error {
+	first := &c.Conditions[0]
+	n := len(first.Composite.Components)
+	kinds := make([]search.Kind, n)
+	aliases := make([]string, n)
+	for i := range first.Composite.Components {
+		k, err := kindOf(first.Composite.Components[i].Param)
 		if err != nil {
 			return err
 		}
 		kinds[i], aliases[i] = k, s.newAlias("c")
 	}
-	s.w(h, ".seq IN (SELECT ", aliases[0], ".seq FROM ", indexTables[kinds[0]].name, " ", aliases[0])
-	for i := 1; i < len(comps); i++ {
+	c0 := aliases[0]
+	s.w("SELECT DISTINCT ", c0, ".seq AS seq FROM ", indexTables[kinds[0]].name, " ", c0)
+	for i := 1; i < n; i++ {
 		a := aliases[i]
-		s.w(" JOIN ", indexTables[kinds[i]].name, " ", a, " ON ", a, ".seq = ", aliases[0], ".seq AND ",
-			a, ".grp = -", aliases[0], ".grp AND ", a, ".param = ")
-		s.arg(componentParam(c.Param.Code, i))
+		s.w(" JOIN ", indexTables[kinds[i]].name, " ", a, " ON ", a, ".seq = ", c0, ".seq AND ",
+			a, ".grp = -", c0, ".grp AND ", a, ".param = ")
+		s.arg(componentParam(first.Param.Code, i))
 	}
-	s.w(" WHERE ", aliases[0], ".grp >= 0 AND ")
-	s.typeIn(aliases[0], types)
-	s.w(" AND ", aliases[0], ".param = ")
-	s.arg(componentParam(c.Param.Code, 0))
-	for i := range comps {
-		s.w(" AND ")
-		if err := s.value(aliases[i], kinds[i], &comps[i]); err != nil {
-			return err
+	if h != "" {
+		s.w(" WHERE ", c0, ".seq = ", h, ".seq AND ", c0, ".grp > 0")
+	} else {
+		s.w(" WHERE ", c0, ".grp >= 0 AND ")
+		s.typeIn(c0, types)
+	}
+	s.w(" AND ", c0, ".param = ")
+	s.arg(componentParam(first.Param.Code, 0))
+	s.w(" AND (")
+	for j := range c.Conditions {
+		if j > 0 {
+			s.w(" OR ")
 		}
+		comps := c.Conditions[j].Composite.Components
+		s.w("(")
+		for i := range comps {
+			if i > 0 {
+				s.w(" AND ")
+			}
+			if err := s.value(aliases[i], kinds[i], &comps[i]); err != nil {
+				return err
+			}
+		}
+		s.w(")")
 	}
 	s.w(")")
 	return nil
@@ -668,36 +863,43 @@ func (s *sqlQuery) listMembers(h string, c *search.Condition) error {
 	return nil
 }
 
-// chain selects resources whose reference parameter points at a resource of
-// the chain's type that meets the chained condition.
-func (s *sqlQuery) chain(h string, types []string, c *search.Condition) error {
-	r, t := s.newAlias("r"), s.newAlias("h")
-	s.w(h, ".seq IN (SELECT ", r, ".seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ")
-	s.typeIn(r, types)
+// chainTail writes the rest of a chain's reference row test on r: its
+// parameter, the target type and that the target meets the chained values.
+func (s *sqlQuery) chainTail(r string, c search.Clause) error {
+	first := &c.Conditions[0]
 	s.w(" AND ", r, ".param = ")
-	s.arg(c.Param.Code)
+	s.arg(first.Param.Code)
 	s.w(" AND ", r, ".ref_type = ")
-	s.arg(c.Chain.Type)
-	s.w(" AND ", r, ".ref_id IN (SELECT ", t, ".id FROM resources ", t, " WHERE ", t, ".type = ")
-	s.arg(c.Chain.Type)
-	s.w(" AND NOT ", t, ".deleted AND ")
-	if err := s.condition(t, []string{c.Chain.Type}, &c.Chain.Condition); err != nil {
+	s.arg(first.Chain.Type)
+	inner := search.Clause{Conditions: make([]search.Condition, len(c.Conditions))}
+	for i := range c.Conditions {
+		inner.Conditions[i] = c.Conditions[i].Chain.Condition
+	}
+	t := s.newAlias("h")
+	s.w(" AND ", r, ".ref_id IN (SELECT ", t, ".id")
+	if err := s.selectFrom(t, []string{first.Chain.Type}, []search.Clause{inner}, nil, ""); err != nil {
 		return err
 	}
-	s.w("))")
+	s.w(")")
 	return nil
 }
 
-// has selects resources that a resource of the _has type refers to through its
-// parameter, when that resource meets the inner condition.
-func (s *sqlQuery) has(h string, types []string, hs *search.Has) error {
+// hasIDs writes a SELECT of the ids (with their types when types are several)
+// that a resource of the _has type meeting the inner values refers to through
+// its parameter.
+func (s *sqlQuery) hasIDs(types []string, c search.Clause) error {
+	hs := c.Conditions[0].Has
+	inner := search.Clause{Conditions: make([]search.Condition, len(c.Conditions))}
+	for i := range c.Conditions {
+		inner.Conditions[i] = c.Conditions[i].Has.Condition
+	}
 	r, t := s.newAlias("r"), s.newAlias("h")
 	if len(types) == 1 {
-		s.w(h, ".id IN (SELECT ", r, ".ref_id")
+		s.w("SELECT ", r, ".ref_id")
 	} else {
-		s.w("(", h, ".type, ", h, ".id) IN (SELECT ", r, ".ref_type, ", r, ".ref_id")
+		s.w("SELECT ", r, ".ref_type, ", r, ".ref_id")
 	}
-	s.w(" FROM idx_reference ", r, " JOIN resources ", t, " ON ", t, ".seq = ", r, ".seq WHERE ", r, ".grp >= 0 AND ", r, ".type = ")
+	s.w(" FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ", r, ".type = ")
 	s.arg(hs.Type)
 	s.w(" AND ", r, ".param = ")
 	s.arg(hs.Param.Code)
@@ -705,8 +907,8 @@ func (s *sqlQuery) has(h string, types []string, hs *search.Has) error {
 		s.w(" AND ", r, ".ref_type = ")
 		s.arg(types[0])
 	}
-	s.w(" AND ")
-	if err := s.condition(t, []string{hs.Type}, &hs.Condition); err != nil {
+	s.w(" AND ", r, ".seq IN (SELECT ", t, ".seq")
+	if err := s.selectFrom(t, []string{hs.Type}, []search.Clause{inner}, nil, ""); err != nil {
 		return err
 	}
 	s.w(")")
@@ -778,14 +980,64 @@ func sortColumn(k search.Kind, desc bool) (col, agg string) {
 	return "uri", agg
 }
 
+// Explain returns the SQL of q's page query with its arguments and the
+// database's plan for it, for docs/search.md and for operators asking why a
+// search is slow.
+func (s *Store) Explain(ctx context.Context, q *search.Query) (sql string, args []any, plan []string, err error) {
+	c := &sqlQuery{now: time.Now()}
+	c.w("SELECT ", versionCols)
+	if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, versionJoin); err != nil {
+		return "", nil, nil, err
+	}
+	if err := c.orderBy("h", q); err != nil {
+		return "", nil, nil, err
+	}
+	c.w(" LIMIT ")
+	c.arg(pageSize(q.Count) + 1)
+	c.w(" OFFSET ")
+	c.arg(max(q.Offset, 0))
+	sql = s.d.rebind(c.b.String())
+	err = s.pool.Read(ctx, func(conn Conn) error {
+		rows, err := conn.Query(ctx, s.d.Explain+sql, c.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols := s.d.ExplainColumns
+		depth := map[string]int{} // SQLite: a row's id → its depth in the plan tree
+		for rows.Next() {
+			vals := make([]any, cols)
+			ptrs := make([]any, cols)
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			line := fmt.Sprint(vals[cols-1])
+			if cols == 4 { // id, parent, notused, detail
+				d := depth[fmt.Sprint(vals[1])] + 1
+				depth[fmt.Sprint(vals[0])] = d
+				line = strings.Repeat("  ", d-1) + line
+			}
+			plan = append(plan, line)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return sql, c.args, nil, fmt.Errorf("store: explain: %w", err)
+	}
+	return sql, c.args, plan, nil
+}
+
 // Search runs q as SQL over the index tables.
 func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage, error) {
 	now := time.Now()
 	page := &store.SearchPage{Total: -1}
 	if q.Total == search.TotalAccurate || q.Total == search.TotalEstimate || q.Count == 0 {
 		c := &sqlQuery{now: now}
-		c.w("SELECT count(*) FROM resources h")
-		if err := c.where("h", q.Types, q); err != nil {
+		c.w("SELECT count(*)")
+		if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, ""); err != nil {
 			return nil, err
 		}
 		n, err := r.count(ctx, c.b.String(), c.args)
@@ -798,8 +1050,8 @@ func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 		}
 	}
 	c := &sqlQuery{now: now}
-	c.w("SELECT ", versionCols, headJoin)
-	if err := c.where("h", q.Types, q); err != nil {
+	c.w("SELECT ", versionCols)
+	if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, versionJoin); err != nil {
 		return nil, err
 	}
 	if err := c.orderBy("h", q); err != nil {

@@ -83,6 +83,10 @@ type Dialect struct {
 	// when run again (serialisation failures, deadlocks, a concurrent create of
 	// the same id). Nil: never.
 	Retryable func(err error) bool
+	// Explain prefixes a query to get its plan, one line per row whose last
+	// of ExplainColumns columns is the text.
+	Explain        string
+	ExplainColumns int
 	// Migrations holds the engine's numbered migrations/*.sql files, applied in
 	// name order.
 	Migrations fs.FS
