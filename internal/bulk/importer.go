@@ -352,6 +352,11 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 		})
 	}
 	writers.Wait()
+	// Searches are planned with the statistics of the data before the load
+	// until they are refreshed.
+	if sum.Resources > 0 {
+		errs = append(errs, im.Store.Analyze(storeCtx))
+	}
 	sum.Elapsed = time.Since(start)
 	// The first failure (a producer's, a writer's, or the caller's cancellation)
 	// is the cause; writer errors after it are its consequences.

@@ -35,7 +35,7 @@ func (s *Server) everything(ctx context.Context, rd store.Reader, req *request, 
 				since = max(since, low)
 				values.Add("_lastUpdated", "ge"+v)
 			}
-		case "_type", "_count", "_offset":
+		case "_type", "_count", "_offset", "_cursor":
 			values[name] = vals
 		case "_format", "_pretty":
 		case "start", "end":
@@ -61,7 +61,7 @@ func (s *Server) everything(ctx context.Context, rd store.Reader, req *request, 
 		return nil, err
 	}
 	// The patient leads the first page, and is never repeated as an include.
-	if wantPatient && q.Offset == 0 && patient.Updated.UnixMilli() >= since {
+	if wantPatient && q.Offset == 0 && q.Cursor == "" && patient.Updated.UnixMilli() >= since {
 		page.Resources = append([]store.Resource{*patient}, page.Resources...)
 	}
 	included := page.Included[:0]
@@ -72,16 +72,19 @@ func (s *Server) everything(ctx context.Context, rd store.Reader, req *request, 
 	}
 	page.Included = included
 	page.Total = -1
-	self := func(offset int) url.Values {
+	self := func(offset int, cursor string) url.Values {
 		v := url.Values{}
 		for name, vals := range req.query {
-			if name != "_offset" && name != "_format" && name != "_pretty" {
+			if name != "_offset" && name != "_cursor" && name != "_format" && name != "_pretty" {
 				v[name] = vals
 			}
 		}
 		v.Set("_count", fmt.Sprint(q.Count))
 		if offset > 0 {
 			v.Set("_offset", fmt.Sprint(offset))
+		}
+		if cursor != "" {
+			v.Set("_cursor", cursor)
 		}
 		return v
 	}

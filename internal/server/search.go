@@ -92,33 +92,31 @@ func (s *Server) searchBundle(ctx context.Context, rd store.Reader, req *request
 	if err != nil {
 		return nil, err
 	}
-	pageAt := func(offset int) url.Values {
+	pageAt := func(offset int, cursor string) url.Values {
 		at := *q
-		at.Offset = offset
-		v := at.Encode()
-		if offset == 0 {
-			v.Del("_offset")
-		}
-		return v
+		at.Offset, at.Cursor = offset, cursor
+		return at.Encode()
 	}
 	return s.renderSearch(req, page, path, pageAt, q, ignored), nil
 }
 
 // renderSearch renders a page as a searchset Bundle: matches, then includes,
 // then an OperationOutcome of what was ignored. pageAt gives the parameters
-// of the page at an offset, for the self, next and previous links at path.
-func (s *Server) renderSearch(req *request, page *store.SearchPage, path string, pageAt func(offset int) url.Values, q *search.Query, ignored []string) *response {
+// of the page at an offset or cursor, for the self, next and previous links
+// at path; next and previous follow the store's cursors, which stay exact
+// while resources are written between pages.
+func (s *Server) renderSearch(req *request, page *store.SearchPage, path string, pageAt func(offset int, cursor string) url.Values, q *search.Query, ignored []string) *response {
 	bundle := fhir.Resource{"resourceType": "Bundle", "id": newID(), "type": "searchset",
 		"meta": map[string]any{"lastUpdated": fhir.FormatInstant(time.Now())}}
 	if page.Total >= 0 {
 		bundle["total"] = page.Total
 	}
-	links := []any{link("self", req.base+path, pageAt(q.Offset))}
-	if page.More {
-		links = append(links, link("next", req.base+path, pageAt(q.Offset+q.Count)))
+	links := []any{link("self", req.base+path, pageAt(q.Offset, q.Cursor))}
+	if page.Next != "" {
+		links = append(links, link("next", req.base+path, pageAt(0, page.Next)))
 	}
-	if q.Offset > 0 && q.Count > 0 {
-		links = append(links, link("previous", req.base+path, pageAt(max(q.Offset-q.Count, 0))))
+	if page.Prev != "" {
+		links = append(links, link("previous", req.base+path, pageAt(0, page.Prev)))
 	}
 	bundle["link"] = links
 	entries := make([]any, 0, len(page.Resources)+len(page.Included)+1)

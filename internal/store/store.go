@@ -48,6 +48,9 @@ type Store interface {
 	// added later finds resources written before it. progress, if not nil, is
 	// told the running count. It returns how many resources it indexed.
 	Reindex(ctx context.Context, types []string, progress func(done int)) (int, error)
+	// Analyze refreshes the statistics the database plans searches with; a
+	// bulk load calls it at its end, as search plans go wrong without them.
+	Analyze(ctx context.Context) error
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -117,12 +120,16 @@ type HistoryPage struct {
 
 // SearchPage is one page of matches and the resources its _include and
 // _revinclude parameters add (each resource once, none that is a match). Total
-// is -1 when not computed. More tells whether another page follows.
+// is -1 when not computed. More tells whether another page follows; Next and
+// Prev are the cursors (search.Query.Cursor) of the pages after and before
+// this one, "" when there is none. Pages cut by cursor stay exact while
+// resources are written between them.
 type SearchPage struct {
-	Resources []Resource
-	Included  []Resource
-	Total     int
-	More      bool
+	Resources  []Resource
+	Included   []Resource
+	Total      int
+	More       bool
+	Next, Prev string
 }
 
 // Indexer computes the search index entries of a resource (*search.Indexer).

@@ -934,7 +934,7 @@ func validID(s string) bool {
 
 // validCursor admits the URL-safe text a store may issue as a cursor.
 func validCursor(s string) bool {
-	if len(s) > 512 {
+	if len(s) > 2048 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

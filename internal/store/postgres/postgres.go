@@ -61,6 +61,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*DB, error) {
 		// two unrelated transactions.
 		KeyLock:        "SELECT pg_advisory_xact_lock(hashtext(?))",
 		Retryable:      retryable,
+		Analyze:        []string{"ANALYZE"},
 		Explain:        "EXPLAIN (COSTS OFF) ",
 		ExplainColumns: 1,
 		Migrations:     migrations,

@@ -915,45 +915,6 @@ func (s *sqlQuery) hasIDs(types []string, c search.Clause) error {
 	return nil
 }
 
-// orderBy writes the ORDER BY of q: its _sort keys, then type and id, so the
-// order is total and pages never overlap. A resource without a value for a key
-// sorts after those with one, in both directions.
-func (s *sqlQuery) orderBy(h string, q *search.Query) error {
-	s.w(" ORDER BY ")
-	for _, k := range q.Sort {
-		dir := ""
-		if k.Descending {
-			dir = " DESC"
-		}
-		switch k.Param.Code {
-		case "_id":
-			s.w(h, ".id", dir, ", ")
-			continue
-		case "_lastUpdated":
-			s.w(h, ".updated", dir, ", ")
-			continue
-		}
-		kind, err := kindOf(k.Param)
-		if err != nil {
-			return err
-		}
-		col, agg := sortColumn(kind, k.Descending)
-		x := s.newAlias("x")
-		sub := func() {
-			s.w("(SELECT ", agg, "(", x, ".", col, ") FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".seq = ", h, ".seq AND ", x, ".param = ")
-			s.arg(k.Param.Code)
-			s.w(")")
-		}
-		sub()
-		s.w(" IS NULL, ")
-		x = s.newAlias("x")
-		sub()
-		s.w(dir, ", ")
-	}
-	s.w(h, ".type, ", h, ".id")
-	return nil
-}
-
 // sortColumn is the column a kind sorts by and the aggregate that picks a
 // resource's key among its values: the least ascending, the greatest
 // descending (for dates, the start ascending and the end descending).
@@ -984,18 +945,14 @@ func sortColumn(k search.Kind, desc bool) (col, agg string) {
 // database's plan for it, for docs/search.md and for operators asking why a
 // search is slow.
 func (s *Store) Explain(ctx context.Context, q *search.Query) (sql string, args []any, plan []string, err error) {
-	c := &sqlQuery{now: time.Now()}
-	c.w("SELECT ", versionCols)
-	if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, versionJoin); err != nil {
+	terms, err := sortTerms("h", q)
+	if err != nil {
 		return "", nil, nil, err
 	}
-	if err := c.orderBy("h", q); err != nil {
+	c, err := pageQuery(q, terms, nil, pageSize(q.Count), time.Now())
+	if err != nil {
 		return "", nil, nil, err
 	}
-	c.w(" LIMIT ")
-	c.arg(pageSize(q.Count) + 1)
-	c.w(" OFFSET ")
-	c.arg(max(q.Offset, 0))
 	sql = s.d.rebind(c.b.String())
 	err = s.pool.Read(ctx, func(conn Conn) error {
 		rows, err := conn.Query(ctx, s.d.Explain+sql, c.args...)
@@ -1049,28 +1006,13 @@ func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 			return page, nil
 		}
 	}
-	c := &sqlQuery{now: now}
-	c.w("SELECT ", versionCols)
-	if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, versionJoin); err != nil {
-		return nil, err
-	}
-	if err := c.orderBy("h", q); err != nil {
-		return nil, err
-	}
-	n := pageSize(q.Count)
-	c.w(" LIMIT ")
-	c.arg(n + 1)
-	c.w(" OFFSET ")
-	c.arg(max(q.Offset, 0))
-	list, err := r.resources(ctx, c.b.String(), c.args)
+	total := page.Total
+	page, err := r.page(ctx, q, now)
 	if err != nil {
-		return nil, fmt.Errorf("store: search %v: %w", q.Types, err)
+		return nil, err
 	}
-	page.Resources = list
-	if len(list) > n {
-		page.Resources, page.More = list[:n], true
-	}
-	if page.Total < 0 && q.Total == "" && !page.More && q.Offset == 0 {
+	page.Total = total
+	if page.Total < 0 && q.Total == "" && !page.More && q.Offset == 0 && q.Cursor == "" {
 		page.Total = len(page.Resources) // known without counting
 	}
 	if page.Included, err = r.includes(ctx, q, page.Resources); err != nil {

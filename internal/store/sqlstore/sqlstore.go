@@ -83,6 +83,8 @@ type Dialect struct {
 	// when run again (serialisation failures, deadlocks, a concurrent create of
 	// the same id). Nil: never.
 	Retryable func(err error) bool
+	// Analyze are the statements that refresh the planner's statistics.
+	Analyze []string
 	// Explain prefixes a query to get its plan, one line per row whose last
 	// of ExplainColumns columns is the text.
 	Explain        string
@@ -139,6 +141,22 @@ func (s *Store) Ping(ctx context.Context) error {
 	err := s.pool.Read(ctx, func(c Conn) error { return c.Exec(ctx, "SELECT 1") })
 	if err != nil {
 		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Analyze runs the dialect's Analyze statements in a transaction.
+func (s *Store) Analyze(ctx context.Context) error {
+	err := s.inTx(ctx, func(c Conn) error {
+		for _, stmt := range s.d.Analyze {
+			if err := c.Exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: analyze: %w", err)
 	}
 	return nil
 }

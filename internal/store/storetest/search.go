@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -132,4 +133,85 @@ func testIndexFollowsWrites(t *testing.T, s store.Store) {
 		t.Errorf("after Reindex %s, before %s", after, before)
 	}
 	want("Patient", "family=zhou", "Patient/d")
+}
+
+// testCursorPaging pages through a search by its Next cursors while resources
+// are created and deleted between pages, sorted by a key some resources lack:
+// every resource there from start to end is seen exactly once, in order, and
+// Prev leads back to the page before.
+func testCursorPaging(t *testing.T, s store.Store) {
+	patient := func(id, family string) fhir.Resource {
+		p := fhir.Resource{"resourceType": "Patient", "id": id}
+		if family != "" {
+			p["name"] = []any{map[string]any{"family": family}}
+		}
+		return p
+	}
+	families := []string{"e", "", "a", "c", "a", "", "d", "b", "c", "f"}
+	for i, f := range families {
+		if _, _, err := put(t, s, patient(fmt.Sprintf("p%02d", i), f), store.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sort := range []string{"family,-_id", "-family", "_id", ""} {
+		t.Run("_sort="+sort, func(t *testing.T) {
+			want := keys(run(t, s, query(t, "Patient", "_count=100&_sort="+sort)))
+			q := query(t, "Patient", "_count=3&_sort="+sort)
+			var got []string
+			var pages []*store.SearchPage
+			for i := 0; ; i++ {
+				p := run(t, s, q)
+				pages = append(pages, p)
+				got = append(got, keys(p)...)
+				if i == 0 {
+					// Writes between pages: a new resource and a deleted one.
+					if _, _, err := put(t, s, patient(fmt.Sprintf("new-%s", sort), "a"), store.Precondition{}); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := del(t, s, "Patient", "p09", store.Precondition{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if p.Next == "" {
+					break
+				}
+				q.Cursor, q.Offset = p.Next, 0
+			}
+			// Seen once each, in the order of the search, except the deleted
+			// one if its page came after the delete and the new one if its
+			// place was still ahead.
+			var kept []string
+			for _, k := range got {
+				if !strings.HasPrefix(k, "Patient/new-") {
+					kept = append(kept, k)
+				}
+			}
+			wantKept := slices.DeleteFunc(slices.Clone(want), func(k string) bool {
+				return strings.HasPrefix(k, "Patient/new-") || k == "Patient/p09" && !slices.Contains(kept, k)
+			})
+			if !slices.Equal(kept, wantKept) {
+				t.Errorf("paged %v, want %v", kept, wantKept)
+			}
+			if len(pages) < 2 || pages[0].Prev != "" {
+				t.Fatalf("%d pages, first Prev %q", len(pages), pages[0].Prev)
+			}
+			// Back from the second page: the three resources before its first
+			// one, as the data stands now.
+			now := keys(run(t, s, query(t, "Patient", "_count=100&_sort="+sort)))
+			at := slices.Index(now, keys(pages[1])[0])
+			q.Cursor = pages[1].Prev
+			back := run(t, s, q)
+			if got, before := keys(back), now[max(at-3, 0):at]; !slices.Equal(got, before) {
+				t.Errorf("back from page 2: %v, want %v", got, before)
+			}
+			if back.Next == "" {
+				t.Errorf("a page reached backwards has no Next")
+			}
+		})
+	}
+	q := query(t, "Patient", "_count=3")
+	q.Cursor = "bm90LWEtY3Vyc29y"
+	if _, err := s.Search(t.Context(), q); fhir.ErrorCode(err) != fhir.Invalid {
+		t.Errorf("forged cursor: %v, want invalid", err)
+	}
 }

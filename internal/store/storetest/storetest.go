@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SearchLastUpdated", testSearchLastUpdated},
 		{"SearchPaging", testSearchPaging},
 		{"IndexFollowsWrites", testIndexFollowsWrites},
+		{"CursorPaging", testCursorPaging},
 		{"TxRollback", testTxRollback},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
