@@ -23,3 +23,6 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzValidate -fuzztime 30s ./internal/fhir/validate
 	go test -run '^$$' -fuzz FuzzParseSearch -fuzztime 30s ./internal/server
 	go test -run '^$$' -fuzz FuzzServer -fuzztime 60s ./internal/server
+	go test -run '^$$' -fuzz FuzzShape -fuzztime 30s ./internal/fhir/search
+	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/fhir/search
+	go test -run '^$$' -fuzz FuzzCompile -fuzztime 30s ./internal/fhir/fhirpath

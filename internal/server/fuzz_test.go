@@ -27,6 +27,12 @@ func FuzzServer(f *testing.F) {
 	f.Add(uint8(0), "/fhir/_history?_since=2024-01-01T00:00:00Z&_cursor=3", "", []byte(nil))
 	f.Add(uint8(1), "/fhir/Patient/_search", "application/x-www-form-urlencoded", []byte(`_id=a,b&_total=accurate`))
 	f.Add(uint8(4), "/fhir/Patient?_id=a", "", []byte(nil))
+	f.Add(uint8(0), "/fhir/Observation?subject:Patient.organization.name=x&code=a,b|c&date=ge2024&_sort=-date,_id&_include=Observation:subject&_revinclude:iterate=Provenance:target", "", []byte(nil))
+	f.Add(uint8(0), "/fhir/Patient?_has:Observation:patient:_has:Provenance:target:agent=x&name-pinyin=zs&gender:not=male&_elements=name&_summary=true", "", []byte(nil))
+	f.Add(uint8(0), "/fhir/Observation?code-value-quantity=http://loinc.org|2339-0$gt100|http://unitsofmeasure.org|mg/dL&value-quantity:missing=true&_cursor=eyJrIjpbXX0", "", []byte(nil))
+	f.Add(uint8(0), "/fhir/Patient/a/Observation?date=2024&_count=2", "", []byte(nil))
+	f.Add(uint8(0), "/fhir/Patient/a/$everything?_since=2024-01-01&_type=Observation,Encounter", "", []byte(nil))
+	f.Add(uint8(1), "/fhir/SearchParameter", "application/fhir+json", []byte(`{"resourceType":"SearchParameter","url":"http://x/sp","name":"x","status":"active","description":"x","code":"x","base":["Patient"],"type":"token","expression":"Patient.gender"}`))
 
 	defs, err := loadDefs()
 	if err != nil {

@@ -242,6 +242,20 @@ func (s *Server) read(ctx context.Context, rd store.Reader, req *request, rt rou
 			return &response{status: http.StatusNotModified, stored: stored}, nil
 		}
 	}
+	if req.query.Has("_summary") || req.query.Has("_elements") {
+		// A read takes _summary and _elements like a search (http.html#read).
+		values := url.Values{"_summary": req.query["_summary"], "_elements": req.query["_elements"]}
+		q, _, err := s.parser.Parse([]string{rt.typ}, values, true)
+		if err != nil {
+			return nil, err
+		}
+		if q.Summary == search.SummaryCount {
+			return nil, fhir.Errorf(fhir.Invalid, "_summary=count applies to searches, not to a read")
+		}
+		if shaped, ok := s.shape(stored.Body, q).(fhir.Resource); ok {
+			return &response{status: http.StatusOK, resource: shaped, stored: stored}, nil
+		}
+	}
 	return &response{status: http.StatusOK, raw: stored.Body, stored: stored}, nil
 }
 

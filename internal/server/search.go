@@ -149,7 +149,8 @@ func (s *Server) renderSearch(req *request, page *store.SearchPage, path string,
 	return &response{status: http.StatusOK, resource: bundle}
 }
 
-// shape applies q's _summary and _elements to a stored body.
+// shape applies q's _summary and _elements to a stored body: a
+// fhir.Resource when they remove something, the body as is otherwise.
 func (s *Server) shape(body []byte, q *search.Query) any {
 	if (q.Summary == "" || q.Summary == search.SummaryFalse || q.Summary == search.SummaryCount) && len(q.Elements) == 0 {
 		return rawJSON(body)

@@ -62,6 +62,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*DB, error) {
 		KeyLock:        "SELECT pg_advisory_xact_lock(hashtext(?))",
 		Retryable:      retryable,
 		Analyze:        []string{"ANALYZE"},
+		Estimate:       "EXPLAIN (FORMAT JSON) ",
 		Explain:        "EXPLAIN (COSTS OFF) ",
 		ExplainColumns: 1,
 		Migrations:     migrations,

@@ -83,6 +83,10 @@ type Dialect struct {
 	// when run again (serialisation failures, deadlocks, a concurrent create of
 	// the same id). Nil: never.
 	Retryable func(err error) bool
+	// Estimate, if set, prefixes a query to get its plan as JSON whose first
+	// node's "Plan Rows" estimates its rows (_total=estimate); without it an
+	// estimate is an exact count.
+	Estimate string
 	// Analyze are the statements that refresh the planner's statistics.
 	Analyze []string
 	// Explain prefixes a query to get its plan, one line per row whose last

@@ -215,3 +215,35 @@ func testCursorPaging(t *testing.T, s store.Store) {
 		t.Errorf("forged cursor: %v, want invalid", err)
 	}
 }
+
+// testTotals checks _total: accurate counts, estimate gives a count near it
+// (exact where the backend cannot estimate), none and the default count only
+// when it is known without counting.
+func testTotals(t *testing.T, s store.Store) {
+	for i := range 30 {
+		res := fhir.Resource{"resourceType": "Patient", "id": fmt.Sprintf("t%02d", i), "gender": []string{"male", "female"}[i%2]}
+		if _, _, err := put(t, s, res, store.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Analyze(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		params   string
+		min, max int
+	}{
+		{"gender=male&_total=accurate&_count=5", 15, 15},
+		{"gender=male&_total=estimate&_count=5", 1, 30},
+		{"_total=estimate", 1, 100},
+		{"gender=male&_count=5", -1, -1},  // more pages: not counted
+		{"gender=male&_count=50", 15, 15}, // one page: known
+		{"gender=male&_total=none&_count=50", -1, -1},
+	}
+	for _, tc := range tests {
+		page := run(t, s, query(t, "Patient", tc.params))
+		if page.Total < tc.min || page.Total > tc.max {
+			t.Errorf("%s: Total %d, want %d to %d", tc.params, page.Total, tc.min, tc.max)
+		}
+	}
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SearchPaging", testSearchPaging},
 		{"IndexFollowsWrites", testIndexFollowsWrites},
 		{"CursorPaging", testCursorPaging},
+		{"Totals", testTotals},
 		{"TxRollback", testTxRollback},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
