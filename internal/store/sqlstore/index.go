@@ -174,7 +174,6 @@ func (t *tx) writeIndex(ctx context.Context, stale []int64, rows indexRows) erro
 		tab := indexTables[k]
 		width := 4 + len(tab.cols)
 		head := "INSERT INTO " + tab.name + " (seq, type, param, grp, " + strings.Join(tab.cols, ", ") + ") VALUES "
-		tuple := "(?" + strings.Repeat(", ?", width-1) + ")"
 		rows := make([][]any, 0, len(vals)/width)
 		for i := 0; i < len(vals); i += width {
 			rows = append(rows, vals[i:i+width])
@@ -189,20 +188,8 @@ func (t *tx) writeIndex(ctx context.Context, stale []int64, rows indexRows) erro
 			}
 			continue
 		}
-		for chunk := range chunks(rows) {
-			var q strings.Builder
-			q.WriteString(head)
-			args := make([]any, 0, len(chunk)*width)
-			for i, row := range chunk {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString(tuple)
-				args = append(args, row...)
-			}
-			if err := t.conn.Exec(ctx, t.d.rebind(q.String()), args...); err != nil {
-				return fmt.Errorf("store: write %s rows: %w", tab.name, t.failed(err))
-			}
+		if err := insert(ctx, t, head, "", width, rows, func(row []any) []any { return row }); err != nil {
+			return fmt.Errorf("store: write %s rows: %w", tab.name, err)
 		}
 	}
 	return nil

@@ -223,14 +223,14 @@ func (t *tx) flush(ctx context.Context) error {
 	}
 	slices.SortFunc(heads, byKey)
 
-	err := t.insert(ctx, "INSERT INTO resource_versions (type, id, version, updated, deleted, body, seq) VALUES ", "", 7,
+	err := insert(ctx, t, "INSERT INTO resource_versions (type, id, version, updated, deleted, body, seq) VALUES ", "", 7,
 		versions, func(r store.Resource) []any {
 			return []any{r.Type, r.ID, r.Version, r.Updated.UnixMilli(), r.Deleted, r.Body, r.Seq}
 		})
 	if err != nil {
 		return fmt.Errorf("store: write versions: %w", err)
 	}
-	err = t.insert(ctx, "INSERT INTO resources (type, id, version, updated, deleted, seq) VALUES ",
+	err = insert(ctx, t, "INSERT INTO resources (type, id, version, updated, deleted, seq) VALUES ",
 		" ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, updated = excluded.updated,"+
 			" deleted = excluded.deleted, seq = excluded.seq", 6,
 		heads, func(r store.Resource) []any {
@@ -252,8 +252,9 @@ func (t *tx) flush(ctx context.Context) error {
 	return nil
 }
 
-// insert writes rows as multi-row INSERTs of up to rowsPerInsert rows each.
-func (t *tx) insert(ctx context.Context, head, tail string, width int, rows []store.Resource, values func(store.Resource) []any) error {
+// insert writes rows as multi-row INSERTs in the shapes chunks gives, each
+// row the values of width columns; tail follows the VALUES list.
+func insert[T any](ctx context.Context, t *tx, head, tail string, width int, rows []T, values func(T) []any) error {
 	tuple := "(?" + strings.Repeat(", ?", width-1) + ")"
 	for chunk := range chunks(rows) {
 		var q strings.Builder
