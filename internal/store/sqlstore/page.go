@@ -210,14 +210,14 @@ func (s *sqlQuery) beyond(t sortTerm, key any, back bool) {
 // pageQuery writes the SELECT of one page of q: the version columns and the
 // sort keys, filtered, after the cursor if any, ordered and limited to n+1
 // rows (the extra one tells that more follow).
-func pageQuery(q *search.Query, terms []sortTerm, cur *cursor, n int, now time.Time) (*sqlQuery, error) {
+func pageQuery(q *search.Query, terms []sortTerm, cur *cursor, n int, now time.Time, sizes []int) (*sqlQuery, error) {
 	c := &sqlQuery{now: now}
 	c.w("SELECT ", versionCols)
 	for _, t := range terms[:len(terms)-2] { // type and id are among versionCols
 		c.w(", ")
 		t.expr(c)
 	}
-	if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, versionJoin); err != nil {
+	if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, versionJoin, sizes); err != nil {
 		return nil, err
 	}
 	if cur != nil {
@@ -235,7 +235,7 @@ func pageQuery(q *search.Query, terms []sortTerm, cur *cursor, n int, now time.T
 }
 
 // page reads one page of q with the cursors of the pages before and after it.
-func (r reader) page(ctx context.Context, q *search.Query, now time.Time) (*store.SearchPage, error) {
+func (r reader) page(ctx context.Context, q *search.Query, now time.Time, sizes []int) (*store.SearchPage, error) {
 	terms, err := sortTerms("h", q)
 	if err != nil {
 		return nil, err
@@ -249,7 +249,7 @@ func (r reader) page(ctx context.Context, q *search.Query, now time.Time) (*stor
 		cur = &c
 	}
 	n := pageSize(q.Count)
-	c, err := pageQuery(q, terms, cur, n, now)
+	c, err := pageQuery(q, terms, cur, n, now, sizes)
 	if err != nil {
 		return nil, err
 	}

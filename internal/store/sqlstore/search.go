@@ -100,18 +100,31 @@ const (
 // selectFrom writes " FROM … WHERE …" over the current heads h of types (all
 // when nil) that meet every clause and lie in comp (when not nil). join is
 // written right after h, to reach the version row.
-func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause, comp *search.Compartment, join string) error {
-	drive, best := -1, noDriver
+//
+// sizes, when not nil, are the counted matches of the clauses (capped at
+// sizeCap; -1 where not counted): among clauses that could drive, the one
+// with the fewest matches does, a clause not counted being taken at the size
+// typical of its rank.
+func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause, comp *search.Compartment, join string, sizes []int) error {
+	drive, best, bestSize := -1, noDriver, 1<<31
 	if comp != nil {
-		best = rankReference
+		best, bestSize = rankReference, typicalSize(rankReference)
 	}
 	byID := false
 	for i, c := range clauses {
 		if len(c.Conditions) > 0 && c.Conditions[0].Param != nil && c.Conditions[0].Param.Code == "_id" && c.Conditions[0].Modifier == search.ModifierNone {
 			byID = true // the primary key is the best way in
 		}
-		if r := clauseRank(c, types); r < best {
-			drive, best = i, r
+		r := clauseRank(c, types)
+		if r == noDriver {
+			continue
+		}
+		size := typicalSize(r)
+		if sizes != nil && sizes[i] >= 0 {
+			size = sizes[i]
+		}
+		if size < bestSize || size == bestSize && r < best {
+			drive, best, bestSize = i, r, size
 		}
 	}
 	switch {
@@ -150,6 +163,70 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		}
 	}
 	return nil
+}
+
+// sizeCap bounds the counting of a clause's matches that chooses the driver:
+// beyond it a clause is simply large.
+const sizeCap = 1000
+
+// typicalSize is the number of matches taken for a clause of a rank that
+// was not counted (chains, _has, compartments).
+func typicalSize(rank int) int {
+	switch rank {
+	case rankReference:
+		return 50
+	case rankCode:
+		return 500
+	case rankRange:
+		return sizeCap
+	}
+	return 4 * sizeCap
+}
+
+// clauseSizes counts, up to sizeCap, the index rows matching each clause of q
+// that could drive it and is answered from one value index, when there are
+// two or more such candidates: the counts choose the driver. -1 marks the
+// others.
+func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time) ([]int, error) {
+	sizes := make([]int, len(q.Clauses))
+	candidates := 0
+	for i, c := range q.Clauses {
+		sizes[i] = -1
+		first := &c.Conditions[0]
+		if clauseRank(c, q.Types) < noDriver && first.Has == nil && first.Chain == nil && first.Param.Type != "composite" {
+			sizes[i] = 0
+			candidates++
+		}
+	}
+	if candidates+btoi(q.Compartment != nil) < 2 {
+		return nil, nil
+	}
+	for i, c := range q.Clauses {
+		if sizes[i] < 0 {
+			continue
+		}
+		sq := &sqlQuery{now: now}
+		sq.w("SELECT count(*) FROM (")
+		if err := sq.driver(q.Types, c); err != nil {
+			return nil, err
+		}
+		sq.w(" LIMIT ")
+		sq.arg(sizeCap)
+		sq.w(") n")
+		n, err := r.count(ctx, sq.b.String(), sq.args)
+		if err != nil {
+			return nil, fmt.Errorf("store: search %v: size of %s: %w", q.Types, c.Key(), err)
+		}
+		sizes[i] = n
+	}
+	return sizes, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // clauseRank tells how well a clause could drive a search over types.
@@ -898,7 +975,7 @@ func (s *sqlQuery) chainTail(r string, c search.Clause) error {
 	inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })
 	t := s.newAlias("h")
 	s.w(" AND ", r, ".ref_id IN (SELECT ", t, ".id")
-	if err := s.selectFrom(t, []string{first.Chain.Type}, []search.Clause{inner}, nil, ""); err != nil {
+	if err := s.selectFrom(t, []string{first.Chain.Type}, []search.Clause{inner}, nil, "", nil); err != nil {
 		return err
 	}
 	s.w(")")
@@ -926,7 +1003,7 @@ func (s *sqlQuery) hasIDs(types []string, c search.Clause) error {
 		s.arg(types[0])
 	}
 	s.w(" AND ", r, ".seq IN (SELECT ", t, ".seq")
-	if err := s.selectFrom(t, []string{hs.Type}, []search.Clause{inner}, nil, ""); err != nil {
+	if err := s.selectFrom(t, []string{hs.Type}, []search.Clause{inner}, nil, "", nil); err != nil {
 		return err
 	}
 	s.w(")")
@@ -967,7 +1044,12 @@ func (s *Store) Explain(ctx context.Context, q *search.Query) (sql string, args 
 	if err != nil {
 		return "", nil, nil, err
 	}
-	c, err := pageQuery(q, terms, nil, pageSize(q.Count), time.Now())
+	now := time.Now()
+	sizes, err := s.clauseSizes(ctx, q, now)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	c, err := pageQuery(q, terms, nil, pageSize(q.Count), now, sizes)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -1009,12 +1091,16 @@ func (s *Store) Explain(ctx context.Context, q *search.Query) (sql string, args 
 func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage, error) {
 	now := time.Now()
 	page := &store.SearchPage{Total: -1}
+	sizes, err := r.clauseSizes(ctx, q, now)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case q.Total == search.TotalEstimate && r.d.Estimate != "" && q.Count > 0:
 		// The planner's row estimate: no scan, as _total=estimate allows.
 		c := &sqlQuery{now: now}
 		c.w(r.d.Estimate, "SELECT 1")
-		if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, ""); err != nil {
+		if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, "", sizes); err != nil {
 			return nil, err
 		}
 		var plan []byte
@@ -1034,7 +1120,7 @@ func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 	case q.Total == search.TotalAccurate || q.Total == search.TotalEstimate || q.Count == 0:
 		c := &sqlQuery{now: now}
 		c.w("SELECT count(*)")
-		if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, ""); err != nil {
+		if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, "", sizes); err != nil {
 			return nil, err
 		}
 		n, err := r.count(ctx, c.b.String(), c.args)
@@ -1047,7 +1133,7 @@ func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 		}
 	}
 	total := page.Total
-	page, err := r.page(ctx, q, now)
+	page, err = r.page(ctx, q, now, sizes)
 	if err != nil {
 		return nil, err
 	}
