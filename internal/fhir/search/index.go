@@ -945,10 +945,19 @@ func appendToken(dst []Entry, code string, v Value) []Entry {
 	return append(dst, Entry{Param: code, Value: v})
 }
 
+// FoldToken is the form in which token values of type string (Identifier
+// and ContactPoint values, strings) are indexed and searched: R4 matches
+// them regardless of case ("If the underlying data type is string then the
+// search is not case sensitive", search.html#token), unlike codes.
+func FoldToken(s string) string { return strings.ToLower(s) }
+
 func appendTokens(dst []Entry, code string, it fhirpath.Item) []Entry {
 	m, ok := it.Value.(map[string]any)
 	if !ok {
 		if s, ok := scalarText(it); ok {
+			if it.FHIRType() == "string" {
+				s = FoldToken(s)
+			}
 			dst = appendToken(dst, code, Value{Code: s})
 		}
 		return dst
@@ -969,7 +978,7 @@ func appendTokens(dst []Entry, code string, it fhirpath.Item) []Entry {
 			dst = appendToken(dst, code, Value{Text: text})
 		}
 	case "Identifier":
-		v := Value{System: str(m, "system"), Code: str(m, "value")}
+		v := Value{System: str(m, "system"), Code: FoldToken(str(m, "value"))}
 		if v.System == "" && v.Code == "" {
 			break
 		}
@@ -985,7 +994,7 @@ func appendTokens(dst []Entry, code string, it fhirpath.Item) []Entry {
 			dst = appendToken(dst, code, v)
 		}
 	case "ContactPoint":
-		dst = appendToken(dst, code, Value{System: str(m, "system"), Code: str(m, "value")})
+		dst = appendToken(dst, code, Value{System: str(m, "system"), Code: FoldToken(str(m, "value"))})
 	}
 	return dst
 }

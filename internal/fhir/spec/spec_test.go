@@ -164,6 +164,16 @@ func TestSearchParams(t *testing.T) {
 	if d.SearchParams("Nope") != nil {
 		t.Error("SearchParams(unknown type) must be nil")
 	}
+	// The package's example SearchParameters are not definitions.
+	for _, tc := range [][3]string{{"Condition", "subject", "http://hl7.org/fhir/SearchParameter/Condition-subject"},
+		{"Patient", "_id", "http://hl7.org/fhir/SearchParameter/Resource-id"}} {
+		if sp := d.SearchParam(tc[0], tc[1]); sp == nil || sp.URL != tc[2] {
+			t.Errorf("%s %s = %+v, want %s", tc[0], tc[1], sp, tc[2])
+		}
+	}
+	if d.SearchParam("Patient", "part-agree") != nil {
+		t.Error("Patient part-agree (an example SearchParameter) is defined")
+	}
 }
 
 func TestCompartment(t *testing.T) {

@@ -170,7 +170,7 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 const sizeCap = 1000
 
 // typicalSize is the number of matches taken for a clause of a rank that
-// was not counted (chains, _has, compartments).
+// was not counted (a compartment, or a search with one candidate).
 func typicalSize(rank int) int {
 	switch rank {
 	case rankReference:
@@ -183,17 +183,15 @@ func typicalSize(rank int) int {
 	return 4 * sizeCap
 }
 
-// clauseSizes counts, up to sizeCap, the index rows matching each clause of q
-// that could drive it and is answered from one value index, when there are
-// two or more such candidates: the counts choose the driver. -1 marks the
-// others.
+// clauseSizes counts, up to sizeCap, the resources matching each clause of q
+// that could drive it, when there are two or more such candidates: the
+// counts choose the driver. -1 marks the others.
 func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time) ([]int, error) {
 	sizes := make([]int, len(q.Clauses))
 	candidates := 0
 	for i, c := range q.Clauses {
 		sizes[i] = -1
-		first := &c.Conditions[0]
-		if clauseRank(c, q.Types) < noDriver && first.Has == nil && first.Chain == nil && first.Param.Type != "composite" {
+		if clauseRank(c, q.Types) < noDriver {
 			sizes[i] = 0
 			candidates++
 		}
@@ -632,23 +630,27 @@ func (s *sqlQuery) tokenValue(x string, c *search.Condition) error {
 		s.w(" AND ", x, ".type_code = ")
 		s.arg(t.Code)
 		s.w(" AND ", x, ".code = ")
-		s.arg(t.Value)
+		s.arg(search.FoldToken(t.Value))
 		return nil
 	case search.ModifierNone, search.ModifierNot:
 	default:
 		return fhir.Errorf(fhir.NotSupported, "modifier :%s is not supported on %s", c.Modifier, c.Param.Code)
 	}
 	t := c.Token
-	switch {
-	case !t.HasSystem:
-		s.w(x, ".code = ")
-		s.arg(t.Code)
-	case t.Code == "":
+	if t.HasSystem && t.Code == "" {
 		s.w(x, ".system = ")
 		s.arg(t.System)
-	default:
+		return nil
+	}
+	// Codes match as written; values of type string (identifiers, telecoms)
+	// are indexed folded, so the folded value finds them too.
+	if folded := search.FoldToken(t.Code); folded != t.Code {
+		s.in(x+".code", []string{t.Code, folded})
+	} else {
 		s.w(x, ".code = ")
 		s.arg(t.Code)
+	}
+	if t.HasSystem {
 		s.w(" AND ", x, ".system = ")
 		s.arg(t.System)
 	}

@@ -262,6 +262,12 @@ func (p *corePackage) add(resourceType string, raw []byte) error {
 		if err := json.Unmarshal(raw, &sp); err != nil {
 			return err
 		}
+		// The package carries three examples of the resource (example,
+		// example-extension, example-reference) that would replace Resource
+		// _id and Condition subject with demonstrations.
+		if strings.HasPrefix(sp.URL, "http://hl7.org/fhir/SearchParameter/example") {
+			return nil
+		}
 		p.searchParams = append(p.searchParams, &sp)
 	case "CompartmentDefinition":
 		var cd compartmentDefinition
