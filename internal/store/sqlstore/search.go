@@ -127,6 +127,20 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 			drive, best, bestSize = i, r, size
 		}
 	}
+	// When every counted candidate is large, none narrows the search much
+	// alone: their intersection drives, each read once from its index
+	// instead of probing the others for every match of one.
+	var together []int
+	if sizes != nil && bestSize >= sizeCap && drive >= 0 && !byID {
+		for i := range clauses {
+			if sizes[i] >= sizeCap {
+				together = append(together, i)
+			}
+		}
+		if len(together) < 2 {
+			together = nil
+		}
+	}
 	switch {
 	case byID || best == noDriver:
 		s.w(" FROM resources ", h, join, " WHERE NOT ", h, ".deleted")
@@ -135,9 +149,19 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		d := s.newAlias("d")
 		s.w(" FROM (")
 		var err error
-		if drive < 0 {
+		switch {
+		case together != nil:
+			for j, i := range together {
+				if j > 0 {
+					s.w(" INTERSECT ")
+				}
+				if err = s.driver(types, clauses[i]); err != nil {
+					return err
+				}
+			}
+		case drive < 0:
 			s.compartmentSeqs(comp)
-		} else {
+		default:
 			err = s.driver(types, clauses[drive])
 		}
 		if err != nil {
@@ -154,7 +178,7 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		s.compartmentProbe(h, comp)
 	}
 	for i, c := range clauses {
-		if i == drive && !byID {
+		if i == drive && !byID || slices.Contains(together, i) {
 			continue
 		}
 		s.w(" AND ")
@@ -697,9 +721,13 @@ func (s *sqlQuery) referenceValue(x string, c *search.Condition) error {
 // dateRange writes the comparison of a stored range [lo, hi) with the search
 // range [low, high) by prefix (http://hl7.org/fhir/R4/search.html#prefix).
 func (s *sqlQuery) dateRange(lo, hi string, p search.Prefix, low, high int64) {
+	// Contained in [low, high): lo < high follows from lo < hi <= high and
+	// bounds the index range on lo from above.
 	contained := func() {
 		s.w("(", lo, " >= ")
 		s.arg(low)
+		s.w(" AND ", lo, " < ")
+		s.arg(high)
 		s.w(" AND ", hi, " <= ")
 		s.arg(high)
 		s.w(")")

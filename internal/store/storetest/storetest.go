@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IndexFollowsWrites", testIndexFollowsWrites},
 		{"CursorPaging", testCursorPaging},
 		{"Totals", testTotals},
+		{"LargeClauses", testLargeClauses},
 		{"TxRollback", testTxRollback},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
