@@ -212,7 +212,7 @@ func benchSearch(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer p.Close()
-		m, sum, err := bench.LoadRegion(ctx, p, newImporter(p, p.Defs, stderr), sc, load)
+		m, sum, err := bench.LoadRegion(ctx, p, newImporter(p, stderr), sc, load)
 		if sum != nil {
 			fmt.Fprint(stdout, sum)
 		}

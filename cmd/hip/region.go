@@ -18,7 +18,6 @@ import (
 	"github.com/hip-platform/hip/internal/bulk"
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/search"
-	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/synth"
@@ -137,8 +136,8 @@ func peakRSS() int64 {
 	return ru.Maxrss << 10 // Linux reports KiB
 }
 
-func newImporter(st store.Store, defs *spec.Definitions, progress io.Writer) *bulk.Importer {
-	return &bulk.Importer{Store: st, Validator: validate.New(defs), Progress: progress}
+func newImporter(p *platform, progress io.Writer) *bulk.Importer {
+	return &bulk.Importer{Store: p.Store, Validator: validate.New(p.Defs), Indexer: p.Indexer, Progress: progress}
 }
 
 func importCmd(args []string, stdout, stderr io.Writer) error {
@@ -165,9 +164,8 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, defs := p, p.Defs
-	defer st.Close()
-	im := newImporter(st, defs, stderr)
+	defer p.Close()
+	im := newImporter(p, stderr)
 	im.Batch = batch
 	sum, err := im.Files(ctx, fs.Args())
 	fmt.Fprint(stdout, sum)
@@ -208,7 +206,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, defs := p, p.Defs
+	st := p
 	defer st.Close()
 	first, err := firstPatient(ctx, st)
 	if err != nil {
@@ -219,7 +217,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	case first == "":
 		fmt.Fprintf(stdout, "生成演示区域 generating the demo region: %d residents, %d year(s) of care → %s\n", sc.Residents, max(sc.Years, 1), dir)
 		var m *synth.Manifest
-		sum, err := newImporter(st, defs, stderr).Stream(ctx, func(ctx context.Context, emit bulk.Emit) error {
+		sum, err := newImporter(p, stderr).Stream(ctx, func(ctx context.Context, emit bulk.Emit) error {
 			var err error
 			m, err = synth.Generate(ctx, sc, emit)
 			return err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/store"
 )
 
@@ -30,6 +31,10 @@ type Validator interface {
 type Importer struct {
 	Store     store.Store
 	Validator Validator
+	// Indexer, when set, is the store's: the workers compute the search
+	// index entries in parallel, so that the writers hold the database for
+	// the SQL alone.
+	Indexer   store.Indexer
 	Batch     int       // resources per transaction; default 2000
 	Workers   int       // parse and validate workers; default GOMAXPROCS
 	Writers   int       // concurrent write transactions; default 2
@@ -73,9 +78,10 @@ func (s Summary) String() string {
 
 // item is one resource on its way: raw JSON (from NDJSON) or already decoded.
 type item struct {
-	origin string // file:line, for error messages
-	raw    []byte
-	res    fhir.Resource
+	origin  string // file:line, for error messages
+	raw     []byte
+	res     fhir.Resource
+	entries []search.Entry // computed by the workers when Importer.Indexer is set
 }
 
 // Emit hands one resource to an import in progress.
@@ -292,6 +298,13 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 					fail(it.origin+" "+it.res.Type()+"/"+it.res.ID(), err)
 					continue
 				}
+				if im.Indexer != nil {
+					// On a failure the store indexes the resource itself and
+					// reports which parameter failed.
+					if entries, err := im.Indexer.Index(it.res); err == nil {
+						it.entries = entries
+					}
+				}
 				checked <- it
 			}
 		})
@@ -305,13 +318,13 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 	stopProgress := im.reportProgress(start, &stored)
 	defer stopProgress()
 	var storedMu sync.Mutex // guards sum.Resources and sum.ByType
-	storeBatch := func(batch []fhir.Resource) error {
+	storeBatch := func(batch []item) error {
 		if len(batch) == 0 {
 			return nil
 		}
 		err := im.Store.Tx(storeCtx, func(tx store.Tx) error {
-			for _, res := range batch {
-				if _, _, err := tx.Put(storeCtx, res, store.Precondition{}); err != nil {
+			for _, it := range batch {
+				if _, _, err := tx.PutIndexed(storeCtx, it.res, it.entries, store.Precondition{}); err != nil {
 					return err
 				}
 			}
@@ -322,8 +335,8 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 		}
 		storedMu.Lock()
 		defer storedMu.Unlock()
-		for _, res := range batch {
-			sum.ByType[res.Type()]++
+		for _, it := range batch {
+			sum.ByType[it.res.Type()]++
 		}
 		sum.Resources += len(batch)
 		stored.Store(int64(sum.Resources))
@@ -334,16 +347,16 @@ func (im *Importer) run(ctx context.Context, produce func(ctx context.Context, o
 	var writers sync.WaitGroup
 	for w := range errs {
 		writers.Go(func() {
-			pending := make([]fhir.Resource, 0, batch)
+			pending := make([]item, 0, batch)
 			for it := range checked {
 				if errs[w] != nil {
 					continue // drain so the workers can finish
 				}
-				if pending = append(pending, it.res); len(pending) == batch {
+				if pending = append(pending, it); len(pending) == batch {
 					if errs[w] = storeBatch(pending); errs[w] != nil {
 						cancel(errs[w])
 					}
-					pending = make([]fhir.Resource, 0, batch)
+					pending = make([]item, 0, batch)
 				}
 			}
 			if errs[w] == nil {

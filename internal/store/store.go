@@ -85,6 +85,10 @@ type Tx interface {
 	// id may be reused.
 	// created is true when this is version 1 or the resource was deleted before.
 	Put(ctx context.Context, res fhir.Resource, pre Precondition) (stored *Resource, created bool, err error)
+	// PutIndexed is Put with res's search index entries computed by the
+	// caller with the store's Indexer, e.g. in parallel before the
+	// transaction, so that the write holds the database for less time.
+	PutIndexed(ctx context.Context, res fhir.Resource, entries []search.Entry, pre Precondition) (stored *Resource, created bool, err error)
 	// Serialize makes transactions that name the same key run one after the other
 	// from this call to commit. Conditional creates take it on their criteria, so
 	// that two of them cannot both find nothing and both create.

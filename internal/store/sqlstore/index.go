@@ -98,15 +98,17 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry) {
 func (t *tx) index(heads []store.Resource) (indexRows, error) {
 	rows := indexRows{}
 	todo := make([]int, 0, len(heads))
-	for i := range heads {
-		if !heads[i].Deleted {
-			todo = append(todo, i)
-		}
-	}
-	if len(todo) == 0 {
-		return rows, nil
-	}
 	entries := make([][]search.Entry, len(heads))
+	for i := range heads {
+		if heads[i].Deleted {
+			continue
+		}
+		if e, ok := t.indexed[key{heads[i].Type, heads[i].ID}]; ok {
+			entries[i] = e
+			continue
+		}
+		todo = append(todo, i)
+	}
 	errs := make([]error, len(heads))
 	work := func(i int) {
 		res := t.docs[key{heads[i].Type, heads[i].ID}]
@@ -132,8 +134,11 @@ func (t *tx) index(heads []store.Resource) (indexRows, error) {
 			work(i)
 		}
 	}
-	for _, i := range todo {
+	for i := range heads {
 		h := &heads[i]
+		if h.Deleted {
+			continue
+		}
 		if err := errs[i]; err != nil {
 			var pe *search.ParamError
 			if !errors.As(err, &pe) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/store"
 )
 
@@ -33,8 +34,9 @@ type tx struct {
 	// docs are the resources of the buffered heads, to index at flush; stale
 	// are the seqs of committed heads that buffered writes replace, whose
 	// index rows flush drops.
-	docs  map[key]fhir.Resource
-	stale []int64
+	docs    map[key]fhir.Resource
+	indexed map[key][]search.Entry // entries the caller computed (PutIndexed)
+	stale   []int64
 	ix    store.Indexer
 	log   *slog.Logger
 	// dbErr is the first database error, which decides whether Tx retries.
@@ -65,7 +67,7 @@ func chunks[T any](items []T) iter.Seq[[]T] {
 
 func newTx(s *Store, c Conn) *tx {
 	t := &tx{d: s.d, conn: c, now: time.Now().UTC().Truncate(time.Millisecond), heads: map[key]int{},
-		docs: map[key]fhir.Resource{}, ix: s.ix, log: s.log}
+		docs: map[key]fhir.Resource{}, indexed: map[key][]search.Entry{}, ix: s.ix, log: s.log}
 	d := s.d
 	t.reader = reader{d: d, run: func(ctx context.Context, fn func(Conn) error) error {
 		if err := t.flush(ctx); err != nil {
@@ -97,6 +99,10 @@ func (t *tx) Serialize(ctx context.Context, key string) error {
 }
 
 func (t *tx) Put(ctx context.Context, res fhir.Resource, pre store.Precondition) (*store.Resource, bool, error) {
+	return t.PutIndexed(ctx, res, nil, pre)
+}
+
+func (t *tx) PutIndexed(ctx context.Context, res fhir.Resource, entries []search.Entry, pre store.Precondition) (*store.Resource, bool, error) {
 	typ, id := res.Type(), res.ID()
 	if typ == "" || id == "" {
 		return nil, false, fhir.Errorf(fhir.Invalid, "a stored resource needs resourceType and id")
@@ -123,6 +129,11 @@ func (t *tx) Put(ctx context.Context, res fhir.Resource, pre store.Precondition)
 		return nil, false, fmt.Errorf("store: put %s/%s: %w", typ, id, err)
 	}
 	t.docs[key{typ, id}] = res
+	if entries != nil {
+		t.indexed[key{typ, id}] = entries
+	} else {
+		delete(t.indexed, key{typ, id})
+	}
 	return stored, !live, nil
 }
 
@@ -142,6 +153,7 @@ func (t *tx) Delete(ctx context.Context, typ, id string, pre store.Precondition)
 		return nil, fmt.Errorf("store: delete %s/%s: %w", typ, id, err)
 	}
 	delete(t.docs, key{typ, id})
+	delete(t.indexed, key{typ, id})
 	return marker, nil
 }
 
@@ -249,6 +261,7 @@ func (t *tx) flush(ctx context.Context) error {
 	t.versions, t.stale = t.versions[:0], t.stale[:0]
 	clear(t.heads)
 	clear(t.docs)
+	clear(t.indexed)
 	return nil
 }
 

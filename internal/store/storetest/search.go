@@ -124,10 +124,25 @@ func testIndexFollowsWrites(t *testing.T, s store.Store) {
 	want("Patient", "family=sun")
 	want("Patient", "family=zhou", "Patient/d")
 
+	// Entries computed ahead of the transaction are stored as they are.
+	ahead := patient("e", "Wu")
+	entries, err := Indexer(t).Index(ahead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Tx(ctx, func(tx store.Tx) error {
+		_, _, err := tx.PutIndexed(ctx, ahead, entries, store.Precondition{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("Patient", "family=wu", "Patient/e")
+
 	before := strings.Join(ids("Patient", "family:missing=false"), " ")
 	n, err := s.Reindex(ctx, []string{"Patient"}, nil)
-	if err != nil || n != 3 {
-		t.Fatalf("Reindex = %d, %v; want 3 resources", n, err)
+	if err != nil || n != 4 {
+		t.Fatalf("Reindex = %d, %v; want 4 resources", n, err)
 	}
 	if after := strings.Join(ids("Patient", "family:missing=false"), " "); after != before {
 		t.Errorf("after Reindex %s, before %s", after, before)
