@@ -37,8 +37,8 @@ type tx struct {
 	docs    map[key]fhir.Resource
 	indexed map[key][]search.Entry // entries the caller computed (PutIndexed)
 	stale   []int64
-	ix    store.Indexer
-	log   *slog.Logger
+	ix      store.Indexer
+	log     *slog.Logger
 	// dbErr is the first database error, which decides whether Tx retries.
 	dbErr error
 }
