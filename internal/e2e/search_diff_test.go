@@ -1045,14 +1045,20 @@ func (g *diffGen) idCases(typ string, sp *spec.SearchParam) {
 	g.add("_id", sp, q.with(diffParam{"_id", "no-such-id"}))
 }
 
-func (g *diffGen) stringCases(typ string, sp *spec.SearchParam, vals []diffValue) {
-	var exact []string
+// present lists, sorted and once each, the non-empty values that get reads
+// from the index values of one kind.
+func present(vals []diffValue, kind search.Kind, get func(diffValue) string) []string {
+	var out []string
 	for _, v := range vals {
-		if v.Kind == search.KindString && v.Exact != "" {
-			exact = append(exact, v.Exact)
+		if s := get(v); v.Kind == kind && s != "" {
+			out = append(out, s)
 		}
 	}
-	exact = dedupeSorted(exact)
+	return dedupeSorted(out)
+}
+
+func (g *diffGen) stringCases(typ string, sp *spec.SearchParam, vals []diffValue) {
+	exact := present(vals, search.KindString, func(v diffValue) string { return v.Exact })
 	if len(exact) == 0 {
 		return
 	}
@@ -1198,13 +1204,7 @@ func (g *diffGen) referenceCases(typ string, sp *spec.SearchParam, vals []diffVa
 }
 
 func (g *diffGen) uriCases(typ string, sp *spec.SearchParam, vals []diffValue) {
-	var uris []string
-	for _, v := range vals {
-		if v.Kind == search.KindURI && v.URI != "" {
-			uris = append(uris, v.URI)
-		}
-	}
-	uris = dedupeSorted(uris)
+	uris := present(vals, search.KindURI, func(v diffValue) string { return v.URI })
 	if len(uris) == 0 {
 		return
 	}

@@ -215,7 +215,10 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 	candidates := 0
 	for i, c := range q.Clauses {
 		sizes[i] = -1
-		if clauseRank(c, q.Types) < noDriver {
+		// A _has reads every resource referring here that meets its inner
+		// values before it can count them: it is not counted, and so neither
+		// joins an intersection.
+		if clauseRank(c, q.Types) < noDriver && c.Conditions[0].Has == nil {
 			sizes[i] = 0
 			candidates++
 		}
@@ -382,14 +385,20 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		// From h's id to the resources referring to it (the target index),
 		// each probed for the inner values.
 		hs := first.Has
+		inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })
 		r, t := s.newAlias("r"), s.newAlias("h")
-		s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " JOIN resources ", t, " ON ", t, ".seq = ", r, ".seq WHERE ",
-			r, ".grp >= 0 AND ", r, ".ref_id = ", h, ".id AND ", r, ".ref_type = ", h, ".type AND ", r, ".type = ")
+		s.w("EXISTS (SELECT 1 FROM idx_reference ", r)
+		if probesBySeq(inner) {
+			t = r // the referring resource's rows are found by its seq alone
+		} else {
+			s.w(" JOIN resources ", t, " ON ", t, ".seq = ", r, ".seq")
+		}
+		s.w(" WHERE ", r, ".grp >= 0 AND ", r, ".ref_id = ", h, ".id AND ", r, ".ref_type = ", h, ".type AND ", r, ".type = ")
 		s.arg(hs.Type)
 		s.w(" AND ", r, ".param = ")
 		s.arg(hs.Param.Code)
 		s.w(" AND ")
-		if err := s.probe(t, []string{hs.Type}, innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })); err != nil {
+		if err := s.probe(t, []string{hs.Type}, inner); err != nil {
 			return err
 		}
 		s.w(")")
@@ -982,6 +991,17 @@ func (s *sqlQuery) listMembers(h string, c *search.Condition) error {
 	s.arg(c.List)
 	s.w(" AND NOT ", l, ".deleted AND ", r, ".grp >= 0 AND ", r, ".param = 'item')")
 	return nil
+}
+
+// probesBySeq tells whether a probe of c reads only the head's seq (not its
+// id, type or instant), so an index row with the same seq can stand in for
+// the head.
+func probesBySeq(c search.Clause) bool {
+	first := &c.Conditions[0]
+	if first.Has != nil {
+		return false
+	}
+	return first.Chain != nil || !onResources(first.Param.Code) && first.Param.Code != "_list"
 }
 
 // innerClause is the clause of the conditions that the chains or _has of c
