@@ -36,6 +36,19 @@ type sqlQuery struct {
 	args  []any
 	alias int
 	now   time.Time
+	// counting makes the next driver list its rows without DISTINCT: a size
+	// probe needs no exact count, and PostgreSQL would read every match to
+	// make them distinct before the LIMIT.
+	counting bool
+}
+
+// selectSeqs begins a driver's SELECT (see counting).
+func (s *sqlQuery) selectSeqs() string {
+	if s.counting {
+		s.counting = false
+		return "SELECT "
+	}
+	return "SELECT DISTINCT "
 }
 
 func (s *sqlQuery) w(parts ...string) {
@@ -230,7 +243,7 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 		if sizes[i] < 0 {
 			continue
 		}
-		sq := &sqlQuery{now: now}
+		sq := &sqlQuery{now: now, counting: true}
 		sq.w("SELECT count(*) FROM (")
 		if err := sq.driver(q.Types, c); err != nil {
 			return nil, err
@@ -341,7 +354,7 @@ func (s *sqlQuery) driver(types []string, c search.Clause) error {
 		return nil
 	case first.Chain != nil:
 		r := s.newAlias("r")
-		s.w("SELECT DISTINCT ", r, ".seq AS seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ")
+		s.w(s.selectSeqs(), r, ".seq AS seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ")
 		s.typeIn(r, types)
 		if err := s.chainTail(r, c); err != nil {
 			return err
@@ -355,7 +368,7 @@ func (s *sqlQuery) driver(types []string, c search.Clause) error {
 		return err
 	}
 	x := s.newAlias("x")
-	s.w("SELECT DISTINCT ", x, ".seq AS seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
+	s.w(s.selectSeqs(), x, ".seq AS seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
 	s.typeIn(x, types)
 	s.w(" AND ", x, ".param = ")
 	s.arg(first.Param.Code)
@@ -882,7 +895,7 @@ func (s *sqlQuery) composite(h string, types []string, c search.Clause) error {
 		kinds[i], aliases[i] = k, s.newAlias("c")
 	}
 	c0 := aliases[0]
-	s.w("SELECT DISTINCT ", c0, ".seq AS seq FROM ", indexTables[kinds[0]].name, " ", c0)
+	s.w(s.selectSeqs(), c0, ".seq AS seq FROM ", indexTables[kinds[0]].name, " ", c0)
 	for i := 1; i < n; i++ {
 		a := aliases[i]
 		s.w(" JOIN ", indexTables[kinds[i]].name, " ", a, " ON ", a, ".seq = ", c0, ".seq AND ",
