@@ -2553,40 +2553,20 @@ func dateItemSpec(it pathItem) (span, bool) {
 	if strings.HasSuffix(it.key, "String") || strings.HasSuffix(it.key, "Age") || strings.HasSuffix(it.key, "Range") || strings.HasSuffix(it.key, "Boolean") {
 		return span{}, false
 	}
-	switch v := it.val.(type) {
-	case string:
-		return specSpan(v)
-	case map[string]any:
-		start, _ := v["start"].(string)
-		end, _ := v["end"].(string)
-		if start == "" && end == "" {
-			return span{}, false
-		}
-		sp := span{math.Inf(-1), math.Inf(1)}
-		if start != "" {
-			s, ok := specSpan(start)
-			if !ok {
-				return span{}, false
-			}
-			sp.lo = s.lo
-		}
-		if end != "" {
-			e, ok := specSpan(end)
-			if !ok {
-				return span{}, false
-			}
-			sp.hi = e.hi
-		}
-		return sp, true
-	}
-	return span{}, false
+	return itemSpan(it, specSpan)
 }
 
 // dateItemMedplum is the reference's period of an item (toPeriod).
 func dateItemMedplum(it pathItem, f medplumFlags) (span, bool) {
+	return itemSpan(it, func(v string) (span, bool) { return medplumSpan(v, f) })
+}
+
+// itemSpan is the range of a date item or a Period (open ends unbounded), its
+// dates read by parse.
+func itemSpan(it pathItem, parse func(string) (span, bool)) (span, bool) {
 	switch v := it.val.(type) {
 	case string:
-		return medplumSpan(v, f)
+		return parse(v)
 	case map[string]any:
 		start, _ := v["start"].(string)
 		end, _ := v["end"].(string)
@@ -2595,14 +2575,14 @@ func dateItemMedplum(it pathItem, f medplumFlags) (span, bool) {
 		}
 		sp := span{math.Inf(-1), math.Inf(1)}
 		if start != "" {
-			s, ok := medplumSpan(start, f)
+			s, ok := parse(start)
 			if !ok {
 				return span{}, false
 			}
 			sp.lo = s.lo
 		}
 		if end != "" {
-			e, ok := medplumSpan(end, f)
+			e, ok := parse(end)
 			if !ok {
 				return span{}, false
 			}

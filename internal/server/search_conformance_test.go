@@ -112,12 +112,25 @@ var (
 	scWangfangObs = scObs("obs-wf-hb", "obs-wf-hb2", "obs-wf-cr")
 )
 
-// scMatchCases: the exact set of entries with search.mode match. Queries are
-// relative to /fhir; compartment searches are in scCompartmentCases.
-var scMatchCases = []struct {
+// scCase is a search and the exact set of its entries with search.mode match.
+type scCase struct {
 	query string
 	want  []string
-}{
+}
+
+// scRunMatches runs each case as a subtest against the server at base.
+func scRunMatches(t *testing.T, base string, cases []scCase) {
+	for _, tc := range cases {
+		t.Run(tc.query, func(t *testing.T) {
+			_, all := scSearch(t, base, tc.query, nil)
+			scCheckSet(t, "GET "+tc.query, scByMode(all, "match"), tc.want)
+		})
+	}
+}
+
+// scMatchCases: the exact set of entries with search.mode match. Queries are
+// relative to /fhir; compartment searches are in scCompartmentCases.
+var scMatchCases = []scCase{
 	// string: starts-with, case and accent folding, :exact, :contains
 	{"Patient?name=张", scPat("pat-zhangsan", "pat-zhangxiaofan", "ch-example")},
 	{"Patient?name=张三", scPat("pat-zhangsan")},      // HIP indexes family+given whole (search/doc.go)
@@ -426,10 +439,7 @@ var scMatchCases = []struct {
 }
 
 // scCompartmentCases are searches in a compartment: the exact match set.
-var scCompartmentCases = []struct {
-	query string
-	want  []string
-}{
+var scCompartmentCases = []scCase{
 	{"Patient/pat-zhangsan/Observation", scZhangsanObs},
 	{"Patient/pat-zhangsan/Observation?code=718-7", scObs("obs-zs-hb")},
 	{"Patient/pat-zhangsan/Observation?date=2024-03-05", scObs("obs-zs-glu-a", "obs-zs-glu-b", "obs-zs-hb")},
@@ -760,42 +770,24 @@ func TestSearchConformance(t *testing.T) {
 			base := ts.URL
 
 			t.Run("match", func(t *testing.T) {
-				for _, tc := range scMatchCases {
-					t.Run(tc.query, func(t *testing.T) {
-						_, all := scSearch(t, base, tc.query, nil)
-						scCheckSet(t, "GET "+tc.query, scByMode(all, "match"), tc.want)
-					})
-				}
+				scRunMatches(t, base, scMatchCases)
 			})
 
 			t.Run("lastUpdated", func(t *testing.T) {
 				cst := time.FixedZone("CST", 8*3600)
 				instant := mark.UTC().Format("2006-01-02T15:04:05.000Z")
-				for _, tc := range []struct {
-					query string
-					want  []string
-				}{
+				scRunMatches(t, base, []scCase{
 					{"Patient?_lastUpdated=ge" + instant, scPat("pat-dupre")},
 					{"Patient?_lastUpdated=gt" + instant, scPat("pat-dupre")},
 					{"Patient?_lastUpdated=lt" + instant, slices.DeleteFunc(slices.Clone(scAllPatients), func(s string) bool { return s == "Patient/pat-dupre" })},
 					{"Patient?_lastUpdated=sa" + instant, scPat("pat-dupre")},
 					{"Patient?_lastUpdated=eb" + instant, slices.DeleteFunc(slices.Clone(scAllPatients), func(s string) bool { return s == "Patient/pat-dupre" })},
 					{"Patient?_lastUpdated=ap" + time.Now().In(cst).Format("2006-01-02"), scAllPatients},
-				} {
-					t.Run(tc.query, func(t *testing.T) {
-						_, all := scSearch(t, base, tc.query, nil)
-						scCheckSet(t, "GET "+tc.query, scByMode(all, "match"), tc.want)
-					})
-				}
+				})
 			})
 
 			t.Run("compartment", func(t *testing.T) {
-				for _, tc := range scCompartmentCases {
-					t.Run(tc.query, func(t *testing.T) {
-						_, all := scSearch(t, base, tc.query, nil)
-						scCheckSet(t, "GET "+tc.query, scByMode(all, "match"), tc.want)
-					})
-				}
+				scRunMatches(t, base, scCompartmentCases)
 			})
 
 			t.Run("everything", func(t *testing.T) {

@@ -317,7 +317,7 @@ func (ix *Indexer) prepare(sp *spec.SearchParam) ([]string, []*compiledParam, er
 	if sp.Code == "" || sp.Expression == "" {
 		return nil, nil, fmt.Errorf("search: add SearchParameter %q: a code and an expression are required", sp.URL)
 	}
-	if kindOf(sp.Type) == 0 {
+	if KindOf(sp.Type) == 0 {
 		return nil, nil, fmt.Errorf("search: add SearchParameter %q: type %q cannot be indexed", sp.URL, sp.Type)
 	}
 	var types []string
@@ -401,7 +401,7 @@ func (ix *Indexer) compile(rt string, sp *spec.SearchParam) (*compiledParam, err
 		if def == nil {
 			def = ix.custom[c.Definition]
 		}
-		if def == nil || kindOf(def.Type) == 0 || def.Type == "composite" {
+		if def == nil || KindOf(def.Type) == 0 || def.Type == "composite" {
 			return nil, fmt.Errorf("search: compile %s %s: component %q is not a known search parameter", rt, sp.Code, c.Definition)
 		}
 		x, err := ix.compileExpr(c.Expression)
@@ -511,7 +511,9 @@ func splitUnion(expr string) []string {
 	return append(out, strings.TrimSpace(expr[start:]))
 }
 
-func kindOf(typ string) Kind {
+// KindOf is the Kind of the index entries of a SearchParameter type, 0 for a
+// type that is not indexed (special).
+func KindOf(typ string) Kind {
 	switch typ {
 	case "string":
 		return KindString

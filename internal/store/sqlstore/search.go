@@ -556,24 +556,10 @@ func (s *sqlQuery) typeIn(x string, types []string) {
 }
 
 func kindOf(sp *spec.SearchParam) (search.Kind, error) {
-	switch t := sp.Type; t {
-	case "string":
-		return search.KindString, nil
-	case "token":
-		return search.KindToken, nil
-	case "reference":
-		return search.KindReference, nil
-	case "date":
-		return search.KindDate, nil
-	case "number":
-		return search.KindNumber, nil
-	case "quantity":
-		return search.KindQuantity, nil
-	case "uri":
-		return search.KindURI, nil
-	default:
-		return 0, fhir.Errorf(fhir.NotSupported, "search parameters of type %s are not supported here", t)
+	if k := search.KindOf(sp.Type); k != 0 && k != search.KindComposite {
+		return k, nil
 	}
+	return 0, fhir.Errorf(fhir.NotSupported, "search parameters of type %s are not supported here", sp.Type)
 }
 
 // value writes the match of one value against the index row alias x.
