@@ -93,8 +93,9 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry) {
 	}
 }
 
-// index computes the entries of the resources in parallel: indexing runs
-// FHIRPath over every parameter, the costliest part of a write.
+// index returns the index rows of the heads: from the entries the caller gave
+// or Put began computing, else computed here in parallel (indexing runs
+// FHIRPath over every parameter, the costliest part of a write).
 func (t *tx) index(heads []store.Resource) (indexRows, error) {
 	rows := indexRows{}
 	todo := make([]int, 0, len(heads))
@@ -110,6 +111,15 @@ func (t *tx) index(heads []store.Resource) (indexRows, error) {
 		todo = append(todo, i)
 	}
 	errs := make([]error, len(heads))
+	todo = slices.DeleteFunc(todo, func(i int) bool {
+		j := t.indexing[key{heads[i].Type, heads[i].ID}]
+		if j == nil {
+			return false
+		}
+		<-j.done
+		entries[i], errs[i] = j.entries, j.err
+		return true
+	})
 	work := func(i int) {
 		res := t.docs[key{heads[i].Type, heads[i].ID}]
 		entries[i], errs[i] = t.ix.Index(res)
@@ -178,7 +188,7 @@ func (t *tx) writeIndex(ctx context.Context, stale []int64, rows indexRows) erro
 		}
 		tab := indexTables[k]
 		width := 4 + len(tab.cols)
-		head := "INSERT INTO " + tab.name + " (seq, type, param, grp, " + strings.Join(tab.cols, ", ") + ") VALUES "
+		head := tab.name + " (seq, type, param, grp, " + strings.Join(tab.cols, ", ") + ") VALUES "
 		rows := make([][]any, 0, len(vals)/width)
 		for i := 0; i < len(vals); i += width {
 			rows = append(rows, vals[i:i+width])

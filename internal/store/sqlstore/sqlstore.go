@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -93,6 +94,11 @@ type Dialect struct {
 	// of ExplainColumns columns is the text.
 	Explain        string
 	ExplainColumns int
+	// Insert begins the multi-row INSERTs of a write: where the engine would
+	// keep a statement journal to undo a failed statement alone (SQLite), one
+	// that needs none, since a failed write rolls back its whole transaction.
+	// Empty: INSERT INTO.
+	Insert string
 	// Migrations holds the engine's numbered migrations/*.sql files, applied in
 	// name order.
 	Migrations fs.FS
@@ -101,11 +107,14 @@ type Dialect struct {
 // Store implements store.Store over a Pool.
 type Store struct {
 	reader
-	pool    Pool
-	d       *Dialect
-	ix      store.Indexer
-	log     *slog.Logger
-	applied []string
+	pool Pool
+	d    *Dialect
+	ix   store.Indexer
+	// indexSlots bounds the background evaluations of search parameters of
+	// all transactions to the cores there are.
+	indexSlots chan struct{}
+	log        *slog.Logger
+	applied    []string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -123,7 +132,7 @@ func Open(ctx context.Context, pool Pool, d *Dialect, opts store.Options) (*Stor
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Store{pool: pool, d: d, ix: opts.Indexer, log: opts.Logger}
+	s := &Store{pool: pool, d: d, ix: opts.Indexer, log: opts.Logger, indexSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.reader = reader{d: d, run: pool.Read}
 	applied, err := s.migrate(ctx)
 	if err != nil {
@@ -239,4 +248,11 @@ func (d *Dialect) rebind(q string) string {
 		b.WriteByte(q[i])
 	}
 	return b.String()
+}
+
+func (d *Dialect) insert() string {
+	if d.Insert != "" {
+		return d.Insert
+	}
+	return "INSERT INTO"
 }

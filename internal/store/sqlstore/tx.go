@@ -36,9 +36,13 @@ type tx struct {
 	// index rows flush drops.
 	docs    map[key]fhir.Resource
 	indexed map[key][]search.Entry // entries the caller computed (PutIndexed)
-	stale   []int64
-	ix      store.Indexer
-	log     *slog.Logger
+	// indexing holds the evaluations of the search parameters that Put starts
+	// in the background, so that they overlap the rest of the transaction.
+	indexing map[key]*indexJob
+	stale    []int64
+	ix       store.Indexer
+	slots    chan struct{} // the Store's: bounds the evaluations running at once
+	log      *slog.Logger
 	// dbErr is the first database error, which decides whether Tx retries.
 	dbErr error
 }
@@ -67,7 +71,8 @@ func chunks[T any](items []T) iter.Seq[[]T] {
 
 func newTx(s *Store, c Conn) *tx {
 	t := &tx{d: s.d, conn: c, now: time.Now().UTC().Truncate(time.Millisecond), heads: map[key]int{},
-		docs: map[key]fhir.Resource{}, indexed: map[key][]search.Entry{}, ix: s.ix, log: s.log}
+		docs: map[key]fhir.Resource{}, indexed: map[key][]search.Entry{}, indexing: map[key]*indexJob{},
+		ix: s.ix, slots: s.indexSlots, log: s.log}
 	d := s.d
 	t.reader = reader{d: d, run: func(ctx context.Context, fn func(Conn) error) error {
 		if err := t.flush(ctx); err != nil {
@@ -128,11 +133,14 @@ func (t *tx) PutIndexed(ctx context.Context, res fhir.Resource, entries []search
 	if err != nil {
 		return nil, false, fmt.Errorf("store: put %s/%s: %w", typ, id, err)
 	}
-	t.docs[key{typ, id}] = res
+	k := key{typ, id}
+	t.docs[k] = res
 	if entries != nil {
-		t.indexed[key{typ, id}] = entries
+		t.indexed[k] = entries
+		delete(t.indexing, k)
 	} else {
-		delete(t.indexed, key{typ, id})
+		delete(t.indexed, k)
+		t.indexing[k] = t.startIndex(res)
 	}
 	return stored, !live, nil
 }
@@ -154,7 +162,28 @@ func (t *tx) Delete(ctx context.Context, typ, id string, pre store.Precondition)
 	}
 	delete(t.docs, key{typ, id})
 	delete(t.indexed, key{typ, id})
+	delete(t.indexing, key{typ, id})
 	return marker, nil
+}
+
+// indexJob is a background evaluation of a resource's search parameters.
+type indexJob struct {
+	done    chan struct{} // closed when entries and err are set
+	entries []search.Entry
+	err     error
+}
+
+// startIndex evaluates res's search parameters in the background. res must
+// not change afterwards; Put's callers hand it over.
+func (t *tx) startIndex(res fhir.Resource) *indexJob {
+	j := &indexJob{done: make(chan struct{})}
+	go func() {
+		t.slots <- struct{}{}
+		j.entries, j.err = t.ix.Index(res)
+		<-t.slots
+		close(j.done)
+	}()
+	return j
 }
 
 // checkIfMatch enforces pre.IfMatch against the current version cur; a missing
@@ -235,19 +264,25 @@ func (t *tx) flush(ctx context.Context) error {
 	}
 	slices.SortFunc(heads, byKey)
 
-	err := insert(ctx, t, "INSERT INTO resource_versions (type, id, version, updated, deleted, body, seq) VALUES ", "", 7,
+	err := insert(ctx, t, "resource_versions (type, id, version, updated, deleted, body, seq) VALUES ", "", 7,
 		versions, func(r store.Resource) []any {
 			return []any{r.Type, r.ID, r.Version, r.Updated.UnixMilli(), r.Deleted, r.Body, r.Seq}
 		})
 	if err != nil {
 		return fmt.Errorf("store: write versions: %w", err)
 	}
-	err = insert(ctx, t, "INSERT INTO resources (type, id, version, updated, deleted, seq) VALUES ",
-		" ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, updated = excluded.updated,"+
-			" deleted = excluded.deleted, seq = excluded.seq", 6,
-		heads, func(r store.Resource) []any {
-			return []any{r.Type, r.ID, r.Version, r.Updated.UnixMilli(), r.Deleted, r.Seq}
-		})
+	// A first version has no head row yet: a plain INSERT, which SQLite runs
+	// without the statement journal an upsert needs.
+	fresh, moved := splitFunc(heads, func(r store.Resource) bool { return r.Version == 1 })
+	headValues := func(r store.Resource) []any {
+		return []any{r.Type, r.ID, r.Version, r.Updated.UnixMilli(), r.Deleted, r.Seq}
+	}
+	const headCols = "resources (type, id, version, updated, deleted, seq) VALUES "
+	if err := insert(ctx, t, headCols, "", 6, fresh, headValues); err != nil {
+		return fmt.Errorf("store: write heads: %w", err)
+	}
+	err = insert(ctx, t, headCols, " ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, updated = excluded.updated,"+
+		" deleted = excluded.deleted, seq = excluded.seq", 6, moved, headValues)
 	if err != nil {
 		return fmt.Errorf("store: write heads: %w", err)
 	}
@@ -262,15 +297,19 @@ func (t *tx) flush(ctx context.Context) error {
 	clear(t.heads)
 	clear(t.docs)
 	clear(t.indexed)
+	clear(t.indexing)
 	return nil
 }
 
-// insert writes rows as multi-row INSERTs in the shapes chunks gives, each
+// insert writes rows into head ("table (columns) VALUES ") as multi-row
+// INSERTs in the shapes chunks gives, each
 // row the values of width columns; tail follows the VALUES list.
 func insert[T any](ctx context.Context, t *tx, head, tail string, width int, rows []T, values func(T) []any) error {
 	tuple := "(?" + strings.Repeat(", ?", width-1) + ")"
 	for chunk := range chunks(rows) {
 		var q strings.Builder
+		q.WriteString(t.d.insert())
+		q.WriteString(" ")
 		q.WriteString(head)
 		args := make([]any, 0, len(chunk)*width)
 		for i, r := range chunk {
@@ -286,4 +325,17 @@ func insert[T any](ctx context.Context, t *tx, head, tail string, width int, row
 		}
 	}
 	return nil
+}
+
+// splitFunc returns the elements of list for which keep holds and the others,
+// each in list order.
+func splitFunc[T any](list []T, keep func(T) bool) (yes, no []T) {
+	for _, v := range list {
+		if keep(v) {
+			yes = append(yes, v)
+		} else {
+			no = append(no, v)
+		}
+	}
+	return yes, no
 }
