@@ -78,6 +78,7 @@ func Open(ctx context.Context, path string, opts store.Options) (*DB, error) {
 		// ANALYZE of a large database to seconds.
 		Analyze: []string{"PRAGMA analysis_limit = 2000", "ANALYZE"},
 		Explain: "EXPLAIN QUERY PLAN ",
+		RowKeys: true,
 		// OR FAIL needs no statement journal (it was a tenth of an ingest's writes).
 		Insert:         "INSERT OR FAIL INTO",
 		ExplainColumns: 4,

@@ -67,8 +67,22 @@ func componentParam(code string, i int) string { return code + "$" + strconv.Ito
 // indexRows collects the rows of several resources per table.
 type indexRows map[search.Kind][]any
 
-// add appends the rows of the entries of the resource stored as seq.
-func (rows indexRows) add(seq int64, typ string, entries []search.Entry) {
+// rowKeyBits is the width of the row number n in the key k = seq <<
+// rowKeyBits | n of an index row (Dialect.RowKeys): a resource has at most
+// 2^20 rows in one table.
+const rowKeyBits = 20
+
+// add appends the rows of the entries of the resource stored as seq; the
+// first column is seq, or with rowKeys the row's key.
+func (rows indexRows) add(seq int64, typ string, entries []search.Entry, rowKeys bool) error {
+	var n [search.KindURI + 1]int64 // rows so far per kind
+	first := func(k search.Kind) any {
+		if !rowKeys {
+			return seq
+		}
+		n[k]++
+		return seq<<rowKeyBits | (n[k] - 1)
+	}
 	grp := int64(0)
 	for i := range entries {
 		e := &entries[i]
@@ -77,7 +91,7 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry) {
 		}
 		if e.Kind != search.KindComposite {
 			t := indexTables[e.Kind]
-			rows[e.Kind] = t.values(append(rows[e.Kind], seq, typ, e.Param, int64(0)), &e.Value)
+			rows[e.Kind] = t.values(append(rows[e.Kind], first(e.Kind), typ, e.Param, int64(0)), &e.Value)
 			continue
 		}
 		grp++
@@ -88,9 +102,13 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry) {
 			if j > 0 {
 				g = -grp // left out of the value indexes: found by (seq, grp) only
 			}
-			rows[c.Kind] = t.values(append(rows[c.Kind], seq, typ, componentParam(e.Param, j), g), c)
+			rows[c.Kind] = t.values(append(rows[c.Kind], first(c.Kind), typ, componentParam(e.Param, j), g), c)
 		}
 	}
+	if slices.Max(n[:]) > 1<<rowKeyBits {
+		return fmt.Errorf("%s has more than %d index rows of one kind", typ, 1<<rowKeyBits)
+	}
+	return nil
 }
 
 // index returns the index rows of the heads: from the entries the caller gave
@@ -158,7 +176,9 @@ func (t *tx) index(heads []store.Resource) (indexRows, error) {
 			// stored and the failure is logged, as a write must not fail for it.
 			t.log.Warn("search index incomplete", "type", h.Type, "id", h.ID, "err", err)
 		}
-		rows.add(h.Seq, h.Type, entries[i])
+		if err := rows.add(h.Seq, h.Type, entries[i], t.d.RowKeys); err != nil {
+			return nil, fmt.Errorf("index %s/%s: %w", h.Type, h.ID, err)
+		}
 	}
 	return rows, nil
 }
@@ -170,12 +190,10 @@ func (t *tx) writeIndex(ctx context.Context, stale []int64, rows indexRows) erro
 		slices.Sort(stale)
 		for _, k := range indexKinds {
 			for chunk := range chunks(stale) {
-				args := make([]any, len(chunk))
-				for i, s := range chunk {
-					args[i] = s
-				}
-				q := "DELETE FROM " + indexTables[k].name + " WHERE seq IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
-				if err := t.conn.Exec(ctx, t.d.rebind(q), args...); err != nil {
+				q := &sqlQuery{rowKeys: t.d.RowKeys}
+				q.w("DELETE FROM ", indexTables[k].name, " WHERE ")
+				q.rowsOfSeqs("", chunk)
+				if err := t.conn.Exec(ctx, t.d.rebind(q.b.String()), q.args...); err != nil {
 					return fmt.Errorf("store: drop index rows: %w", t.failed(err))
 				}
 			}
@@ -188,7 +206,11 @@ func (t *tx) writeIndex(ctx context.Context, stale []int64, rows indexRows) erro
 		}
 		tab := indexTables[k]
 		width := 4 + len(tab.cols)
-		head := tab.name + " (seq, type, param, grp, " + strings.Join(tab.cols, ", ") + ") VALUES "
+		cols := append([]string{"seq", "type", "param", "grp"}, tab.cols...)
+		if t.d.RowKeys {
+			cols[0] = "k"
+		}
+		head := tab.name + " (" + strings.Join(cols, ", ") + ") VALUES "
 		rows := make([][]any, 0, len(vals)/width)
 		for i := 0; i < len(vals); i += width {
 			rows = append(rows, vals[i:i+width])
@@ -197,7 +219,6 @@ func (t *tx) writeIndex(ctx context.Context, stale []int64, rows indexRows) erro
 		// rows land on the same index pages.
 		slices.SortFunc(rows, compareRows)
 		if c, ok := t.conn.(Copier); ok && len(rows) >= copyThreshold {
-			cols := append([]string{"seq", "type", "param", "grp"}, tab.cols...)
 			if err := c.CopyFrom(ctx, tab.name, cols, rows); err != nil {
 				return fmt.Errorf("store: copy %s rows: %w", tab.name, t.failed(err))
 			}

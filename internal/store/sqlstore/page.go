@@ -50,8 +50,10 @@ func sortTerms(h string, q *search.Query) ([]sortTerm, error) {
 		code := k.Param.Code
 		terms = append(terms, sortTerm{
 			expr: func(s *sqlQuery) {
-				x := s.newAlias("x")
-				s.w("(SELECT ", agg, "(", x, ".", col, ") FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".seq = ", h, ".seq AND ", x, ".param = ")
+				x := s.indexAlias("x")
+				s.w("(SELECT ", agg, "(", x, ".", col, ") FROM ", indexTables[kind].name, " ", x, " WHERE ")
+				s.rowsOf(x, s.seqOf(h))
+				s.w(" AND ", x, ".param = ")
 				s.arg(code)
 				s.w(")")
 			},
@@ -210,8 +212,8 @@ func (s *sqlQuery) beyond(t sortTerm, key any, back bool) {
 // pageQuery writes the SELECT of one page of q: the version columns and the
 // sort keys, filtered, after the cursor if any, ordered and limited to n+1
 // rows (the extra one tells that more follow).
-func pageQuery(q *search.Query, terms []sortTerm, cur *cursor, n int, now time.Time, sizes []int) (*sqlQuery, error) {
-	c := &sqlQuery{now: now}
+func (r reader) pageQuery(q *search.Query, terms []sortTerm, cur *cursor, n int, now time.Time, sizes []int) (*sqlQuery, error) {
+	c := r.newQuery(now)
 	c.w("SELECT ", versionCols)
 	for _, t := range terms[:len(terms)-2] { // type and id are among versionCols
 		c.w(", ")
@@ -249,7 +251,7 @@ func (r reader) page(ctx context.Context, q *search.Query, now time.Time, sizes 
 		cur = &c
 	}
 	n := pageSize(q.Count)
-	c, err := pageQuery(q, terms, cur, n, now, sizes)
+	c, err := r.pageQuery(q, terms, cur, n, now, sizes)
 	if err != nil {
 		return nil, err
 	}

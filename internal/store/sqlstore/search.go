@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,73 @@ type sqlQuery struct {
 	// probe needs no exact count, and PostgreSQL would read every match to
 	// make them distinct before the LIMIT.
 	counting bool
+	// rowKeys is Dialect.RowKeys; indexAliases are the aliases of index rows.
+	rowKeys      bool
+	indexAliases map[string]bool
+}
+
+// newQuery begins a query of r's dialect.
+func (r reader) newQuery(now time.Time) *sqlQuery {
+	return &sqlQuery{now: now, rowKeys: r.d.RowKeys}
+}
+
+// indexAlias returns a new alias for a row of an index table.
+func (s *sqlQuery) indexAlias(prefix string) string {
+	a := s.newAlias(prefix)
+	if s.indexAliases == nil {
+		s.indexAliases = map[string]bool{}
+	}
+	s.indexAliases[a] = true
+	return a
+}
+
+// seqOf is the seq of alias a: a head, or an index row.
+func (s *sqlQuery) seqOf(a string) string {
+	if s.rowKeys && s.indexAliases[a] {
+		return "(" + a + ".k >> " + strconv.Itoa(rowKeyBits) + ")"
+	}
+	return a + ".seq"
+}
+
+// rowsOf writes the test that index row x belongs to the resource stored as
+// seq, an SQL expression.
+func (s *sqlQuery) rowsOf(x, seq string) {
+	if !s.rowKeys {
+		s.w(x, ".seq = ", seq)
+		return
+	}
+	b := strconv.Itoa(rowKeyBits)
+	s.w(x, ".k >= (", seq, " << ", b, ") AND ", x, ".k < ((", seq, " + 1) << ", b, ")")
+}
+
+// rowsOfSeqs writes the test that index row x (no alias when "") belongs to
+// one of the resources stored as seqs.
+func (s *sqlQuery) rowsOfSeqs(x string, seqs []int64) {
+	if x != "" {
+		x += "."
+	}
+	if !s.rowKeys {
+		s.w(x, "seq IN (")
+		for i, q := range seqs {
+			if i > 0 {
+				s.w(", ")
+			}
+			s.arg(q)
+		}
+		s.w(")")
+		return
+	}
+	s.w("(")
+	for i, q := range seqs {
+		if i > 0 {
+			s.w(" OR ")
+		}
+		s.w(x, "k >= ")
+		s.arg(q << rowKeyBits)
+		s.w(" AND ", x, "k < ")
+		s.arg((q + 1) << rowKeyBits)
+	}
+	s.w(")")
 }
 
 // selectSeqs begins a driver's SELECT (see counting).
@@ -243,7 +311,8 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 		if sizes[i] < 0 {
 			continue
 		}
-		sq := &sqlQuery{now: now, counting: true}
+		sq := r.newQuery(now)
+		sq.counting = true
 		sq.w("SELECT count(*) FROM (")
 		if err := sq.driver(q.Types, c); err != nil {
 			return nil, err
@@ -353,8 +422,8 @@ func (s *sqlQuery) driver(types []string, c search.Clause) error {
 		s.w(")")
 		return nil
 	case first.Chain != nil:
-		r := s.newAlias("r")
-		s.w(s.selectSeqs(), r, ".seq AS seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ")
+		r := s.indexAlias("r")
+		s.w(s.selectSeqs(), s.seqOf(r), " AS seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ")
 		s.typeIn(r, types)
 		if err := s.chainTail(r, c); err != nil {
 			return err
@@ -367,8 +436,8 @@ func (s *sqlQuery) driver(types []string, c search.Clause) error {
 	if err != nil {
 		return err
 	}
-	x := s.newAlias("x")
-	s.w(s.selectSeqs(), x, ".seq AS seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
+	x := s.indexAlias("x")
+	s.w(s.selectSeqs(), s.seqOf(x), " AS seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
 	s.typeIn(x, types)
 	s.w(" AND ", x, ".param = ")
 	s.arg(first.Param.Code)
@@ -399,12 +468,12 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		// each probed for the inner values.
 		hs := first.Has
 		inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })
-		r, t := s.newAlias("r"), s.newAlias("h")
+		r, t := s.indexAlias("r"), s.newAlias("h")
 		s.w("EXISTS (SELECT 1 FROM idx_reference ", r)
 		if probesBySeq(inner) {
 			t = r // the referring resource's rows are found by its seq alone
 		} else {
-			s.w(" JOIN resources ", t, " ON ", t, ".seq = ", r, ".seq")
+			s.w(" JOIN resources ", t, " ON ", t, ".seq = ", s.seqOf(r))
 		}
 		s.w(" WHERE ", r, ".grp >= 0 AND ", r, ".ref_id = ", h, ".id AND ", r, ".ref_type = ", h, ".type AND ", r, ".type = ")
 		s.arg(hs.Type)
@@ -418,9 +487,10 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		return nil
 	case first.Chain != nil:
 		// From h's reference to its target, probed for the chained values.
-		r, t := s.newAlias("r"), s.newAlias("h")
-		s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " JOIN resources ", t, " ON ", t, ".type = ", r, ".ref_type AND ", t, ".id = ", r, ".ref_id WHERE ",
-			r, ".seq = ", h, ".seq AND ", r, ".param = ")
+		r, t := s.indexAlias("r"), s.newAlias("h")
+		s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " JOIN resources ", t, " ON ", t, ".type = ", r, ".ref_type AND ", t, ".id = ", r, ".ref_id WHERE ")
+		s.rowsOf(r, s.seqOf(h))
+		s.w(" AND ", r, ".param = ")
 		s.arg(first.Param.Code)
 		s.w(" AND ", r, ".ref_type = ")
 		s.arg(first.Chain.Type)
@@ -478,8 +548,10 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		if missing {
 			s.w("NOT ")
 		}
-		x := s.newAlias("x")
-		s.w("EXISTS (SELECT 1 FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".seq = ", h, ".seq AND ", x, ".param = ")
+		x := s.indexAlias("x")
+		s.w("EXISTS (SELECT 1 FROM ", indexTables[kind].name, " ", x, " WHERE ")
+		s.rowsOf(x, s.seqOf(h))
+		s.w(" AND ", x, ".param = ")
 		s.arg(first.Param.Code)
 		s.w(")")
 		return nil
@@ -489,8 +561,10 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		// no value at all (http://hl7.org/fhir/R4/search.html#modifiers).
 		s.w("NOT ")
 	}
-	x := s.newAlias("x")
-	s.w("EXISTS (SELECT 1 FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".seq = ", h, ".seq AND ", x, ".param = ")
+	x := s.indexAlias("x")
+	s.w("EXISTS (SELECT 1 FROM ", indexTables[kind].name, " ", x, " WHERE ")
+	s.rowsOf(x, s.seqOf(h))
+	s.w(" AND ", x, ".param = ")
 	s.arg(first.Param.Code)
 	if err := s.values(x, kind, c); err != nil {
 		return err
@@ -501,8 +575,8 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 
 // compartmentSeqs writes a SELECT of the seqs of the resources in comp.
 func (s *sqlQuery) compartmentSeqs(c *search.Compartment) {
-	r := s.newAlias("r")
-	s.w("SELECT DISTINCT ", r, ".seq AS seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ", r, ".ref_id = ")
+	r := s.indexAlias("r")
+	s.w("SELECT DISTINCT ", s.seqOf(r), " AS seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ", r, ".ref_id = ")
 	s.arg(c.ID)
 	s.w(" AND ", r, ".ref_type = ")
 	s.arg(c.Code)
@@ -511,8 +585,10 @@ func (s *sqlQuery) compartmentSeqs(c *search.Compartment) {
 
 // compartmentProbe tests whether head h is in comp.
 func (s *sqlQuery) compartmentProbe(h string, c *search.Compartment) {
-	r := s.newAlias("r")
-	s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " WHERE ", r, ".seq = ", h, ".seq AND ", r, ".ref_id = ")
+	r := s.indexAlias("r")
+	s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " WHERE ")
+	s.rowsOf(r, s.seqOf(h))
+	s.w(" AND ", r, ".ref_id = ")
 	s.arg(c.ID)
 	s.w(" AND ", r, ".ref_type = ")
 	s.arg(c.Code)
@@ -878,18 +954,21 @@ func (s *sqlQuery) composite(h string, types []string, c search.Clause) error {
 		if err != nil {
 			return err
 		}
-		kinds[i], aliases[i] = k, s.newAlias("c")
+		kinds[i], aliases[i] = k, s.indexAlias("c")
 	}
 	c0 := aliases[0]
-	s.w(s.selectSeqs(), c0, ".seq AS seq FROM ", indexTables[kinds[0]].name, " ", c0)
+	s.w(s.selectSeqs(), s.seqOf(c0), " AS seq FROM ", indexTables[kinds[0]].name, " ", c0)
 	for i := 1; i < n; i++ {
 		a := aliases[i]
-		s.w(" JOIN ", indexTables[kinds[i]].name, " ", a, " ON ", a, ".seq = ", c0, ".seq AND ",
-			a, ".grp = -", c0, ".grp AND ", a, ".param = ")
+		s.w(" JOIN ", indexTables[kinds[i]].name, " ", a, " ON ")
+		s.rowsOf(a, s.seqOf(c0))
+		s.w(" AND ", a, ".grp = -", c0, ".grp AND ", a, ".param = ")
 		s.arg(componentParam(first.Param.Code, i))
 	}
 	if h != "" {
-		s.w(" WHERE ", c0, ".seq = ", h, ".seq AND ", c0, ".grp > 0")
+		s.w(" WHERE ")
+		s.rowsOf(c0, s.seqOf(h))
+		s.w(" AND ", c0, ".grp > 0")
 	} else {
 		s.w(" WHERE ", c0, ".grp >= 0 AND ")
 		s.typeIn(c0, types)
@@ -984,9 +1063,11 @@ func (s *sqlQuery) listMembers(h string, c *search.Condition) error {
 	if strings.HasPrefix(c.List, "$") {
 		return fhir.Errorf(fhir.NotSupported, "functional list %s is not supported", c.List)
 	}
-	r, l := s.newAlias("r"), s.newAlias("l")
-	s.w("(", h, ".type, ", h, ".id) IN (SELECT ", r, ".ref_type, ", r, ".ref_id FROM idx_reference ", r,
-		" JOIN resources ", l, " ON ", l, ".seq = ", r, ".seq WHERE ", l, ".type = 'List' AND ", l, ".id = ")
+	r, l := s.indexAlias("r"), s.newAlias("l")
+	s.w("(", h, ".type, ", h, ".id) IN (SELECT ", r, ".ref_type, ", r, ".ref_id FROM resources ", l,
+		" JOIN idx_reference ", r, " ON ")
+	s.rowsOf(r, s.seqOf(l))
+	s.w(" WHERE ", l, ".type = 'List' AND ", l, ".id = ")
 	s.arg(c.List)
 	s.w(" AND NOT ", l, ".deleted AND ", r, ".grp >= 0 AND ", r, ".param = 'item')")
 	return nil
@@ -1037,13 +1118,20 @@ func (s *sqlQuery) chainTail(r string, c search.Clause) error {
 func (s *sqlQuery) hasIDs(types []string, c search.Clause) error {
 	hs := c.Conditions[0].Has
 	inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })
-	r, t := s.newAlias("r"), s.newAlias("h")
+	r, t, q := s.indexAlias("r"), s.newAlias("h"), s.newAlias("q")
 	if len(types) == 1 {
 		s.w("SELECT ", r, ".ref_id")
 	} else {
 		s.w("SELECT ", r, ".ref_type, ", r, ".ref_id")
 	}
-	s.w(" FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ", r, ".type = ")
+	// From the referring resources to their reference rows.
+	s.w(" FROM (SELECT ", t, ".seq AS seq")
+	if err := s.selectFrom(t, []string{hs.Type}, []search.Clause{inner}, nil, "", nil); err != nil {
+		return err
+	}
+	s.w(") ", q, " CROSS JOIN idx_reference ", r, " WHERE ")
+	s.rowsOf(r, q+".seq")
+	s.w(" AND ", r, ".grp >= 0 AND ", r, ".type = ")
 	s.arg(hs.Type)
 	s.w(" AND ", r, ".param = ")
 	s.arg(hs.Param.Code)
@@ -1051,11 +1139,6 @@ func (s *sqlQuery) hasIDs(types []string, c search.Clause) error {
 		s.w(" AND ", r, ".ref_type = ")
 		s.arg(types[0])
 	}
-	s.w(" AND ", r, ".seq IN (SELECT ", t, ".seq")
-	if err := s.selectFrom(t, []string{hs.Type}, []search.Clause{inner}, nil, "", nil); err != nil {
-		return err
-	}
-	s.w(")")
 	return nil
 }
 
@@ -1098,7 +1181,7 @@ func (s *Store) Explain(ctx context.Context, q *search.Query) (sql string, args 
 	if err != nil {
 		return "", nil, nil, err
 	}
-	c, err := pageQuery(q, terms, nil, pageSize(q.Count), now, sizes)
+	c, err := s.pageQuery(q, terms, nil, pageSize(q.Count), now, sizes)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -1147,7 +1230,7 @@ func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 	switch {
 	case q.Total == search.TotalEstimate && r.d.Estimate != "" && q.Count > 0:
 		// The planner's row estimate: no scan, as _total=estimate allows.
-		c := &sqlQuery{now: now}
+		c := r.newQuery(now)
 		c.w(r.d.Estimate, "SELECT 1")
 		if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, "", sizes); err != nil {
 			return nil, err
@@ -1167,7 +1250,7 @@ func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 		}
 		page.Total = int(explained[0].Plan.Rows)
 	case q.Total == search.TotalAccurate || q.Total == search.TotalEstimate || q.Count == 0:
-		c := &sqlQuery{now: now}
+		c := r.newQuery(now)
 		c.w("SELECT count(*)")
 		if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, "", sizes); err != nil {
 			return nil, err
@@ -1260,7 +1343,7 @@ func (r reader) includes(ctx context.Context, q *search.Query, matches []store.R
 // include reads the resources that the from resources of in's source type
 // refer to through in's parameter (any reference parameter for a wildcard).
 func (r reader) include(ctx context.Context, in search.Include, from []store.Resource) ([]store.Resource, error) {
-	var seqs []any
+	var seqs []int64
 	for _, res := range from {
 		if in.SourceType == "" || res.Type == in.SourceType {
 			seqs = append(seqs, res.Seq)
@@ -1269,9 +1352,9 @@ func (r reader) include(ctx context.Context, in search.Include, from []store.Res
 	if len(seqs) == 0 {
 		return nil, nil
 	}
-	c := &sqlQuery{}
-	c.w("SELECT DISTINCT ref_type, ref_id FROM idx_reference WHERE seq IN (?", strings.Repeat(", ?", len(seqs)-1), ")")
-	c.args = seqs
+	c := r.newQuery(time.Time{})
+	c.w("SELECT DISTINCT ref_type, ref_id FROM idx_reference WHERE ")
+	c.rowsOfSeqs("", seqs)
 	if in.Param != nil {
 		c.w(" AND param = ")
 		c.arg(in.Param.Code)
@@ -1316,8 +1399,9 @@ func (r reader) revInclude(ctx context.Context, in search.Include, from []store.
 	var out []store.Resource
 	for _, typ := range types {
 		for ids := range slices.Chunk(byType[typ], rowsPerInsert) {
-			c := &sqlQuery{}
-			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.seq IN (SELECT r.seq FROM idx_reference r WHERE r.grp >= 0 AND ")
+			c := r.newQuery(time.Time{})
+			c.indexAliases = map[string]bool{"r": true}
+			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.seq IN (SELECT ", c.seqOf("r"), " FROM idx_reference r WHERE r.grp >= 0 AND ")
 			c.in("r.ref_id", ids)
 			c.w(" AND r.ref_type = ")
 			c.arg(typ)
@@ -1354,7 +1438,7 @@ func (r reader) heads(ctx context.Context, ids map[string][]string) ([]store.Res
 	var out []store.Resource
 	for _, typ := range types {
 		for chunk := range slices.Chunk(ids[typ], rowsPerInsert) {
-			c := &sqlQuery{}
+			c := r.newQuery(time.Time{})
 			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.type = ")
 			c.arg(typ)
 			c.w(" AND ")

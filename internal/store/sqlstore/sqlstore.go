@@ -94,6 +94,10 @@ type Dialect struct {
 	// of ExplainColumns columns is the text.
 	Explain        string
 	ExplainColumns int
+	// RowKeys: the index tables have no seq column but a key k = seq <<
+	// rowKeyBits | n, their rowid (SQLite). A resource's rows are a range of
+	// k, and value indexes, whose entries end in the rowid, yield seqs.
+	RowKeys bool
 	// Insert begins the multi-row INSERTs of a write: where the engine would
 	// keep a statement journal to undo a failed statement alone (SQLite), one
 	// that needs none, since a failed write rolls back its whole transaction.

@@ -42,8 +42,8 @@ func Indexer(t testing.TB) *search.Indexer {
 	return ix
 }
 
-// query parses search parameters for a type ("" for a system search).
-func query(t testing.TB, typ, params string) *search.Query {
+// Query parses search parameters for a type ("" for a system search).
+func Query(t testing.TB, typ, params string) *search.Query {
 	t.Helper()
 	defs, err := loadDefs()
 	if err != nil {
@@ -74,7 +74,7 @@ func testIndexFollowsWrites(t *testing.T, s store.Store) {
 	}
 	ids := func(typ, params string) []string {
 		t.Helper()
-		got := keys(run(t, s, query(t, typ, params)))
+		got := keys(run(t, s, Query(t, typ, params)))
 		slices.Sort(got)
 		return got
 	}
@@ -108,7 +108,7 @@ func testIndexFollowsWrites(t *testing.T, s store.Store) {
 				return err
 			}
 		}
-		page, err := tx.Search(ctx, query(t, "Patient", "family=sun"))
+		page, err := tx.Search(ctx, Query(t, "Patient", "family=sun"))
 		if err != nil {
 			return err
 		}
@@ -170,8 +170,8 @@ func testCursorPaging(t *testing.T, s store.Store) {
 	}
 	for _, sort := range []string{"family,-_id", "-family", "_id", ""} {
 		t.Run("_sort="+sort, func(t *testing.T) {
-			want := keys(run(t, s, query(t, "Patient", "_count=100&_sort="+sort)))
-			q := query(t, "Patient", "_count=3&_sort="+sort)
+			want := keys(run(t, s, Query(t, "Patient", "_count=100&_sort="+sort)))
+			q := Query(t, "Patient", "_count=3&_sort="+sort)
 			var got []string
 			var pages []*store.SearchPage
 			for i := 0; ; i++ {
@@ -212,7 +212,7 @@ func testCursorPaging(t *testing.T, s store.Store) {
 			}
 			// Back from the second page: the three resources before its first
 			// one, as the data stands now.
-			now := keys(run(t, s, query(t, "Patient", "_count=100&_sort="+sort)))
+			now := keys(run(t, s, Query(t, "Patient", "_count=100&_sort="+sort)))
 			at := slices.Index(now, keys(pages[1])[0])
 			q.Cursor = pages[1].Prev
 			back := run(t, s, q)
@@ -224,7 +224,7 @@ func testCursorPaging(t *testing.T, s store.Store) {
 			}
 		})
 	}
-	q := query(t, "Patient", "_count=3")
+	q := Query(t, "Patient", "_count=3")
 	q.Cursor = "bm90LWEtY3Vyc29y"
 	if _, err := s.Search(t.Context(), q); fhir.ErrorCode(err) != fhir.Invalid {
 		t.Errorf("forged cursor: %v, want invalid", err)
@@ -256,7 +256,7 @@ func testTotals(t *testing.T, s store.Store) {
 		{"gender=male&_total=none&_count=50", -1, -1},
 	}
 	for _, tc := range tests {
-		page := run(t, s, query(t, "Patient", tc.params))
+		page := run(t, s, Query(t, "Patient", tc.params))
 		if page.Total < tc.min || page.Total > tc.max {
 			t.Errorf("%s: Total %d, want %d to %d", tc.params, page.Total, tc.min, tc.max)
 		}
@@ -295,7 +295,7 @@ func testLargeClauses(t *testing.T, s store.Store) {
 		"code=http://loinc.org|2339-0&status=amended&subject=Patient/p1",
 		"status=amended&code=2339-0&patient=p1",
 	} {
-		page := run(t, s, query(t, "Observation", params+"&_total=accurate&_count=1000"))
+		page := run(t, s, Query(t, "Observation", params+"&_total=accurate&_count=1000"))
 		if page.Total != want || len(page.Resources) != want {
 			t.Errorf("%s: total %d, %d resources; want %d", params, page.Total, len(page.Resources), want)
 		}

@@ -244,7 +244,7 @@ func testDelete(t *testing.T, s store.Store) {
 	if err != nil || h.Total != 2 {
 		t.Fatalf("History = %+v, %v; want 2 versions", h, err)
 	}
-	page, err := s.Search(ctx, query(t, "Patient", "_total=accurate"))
+	page, err := s.Search(ctx, Query(t, "Patient", "_total=accurate"))
 	if err != nil || page.Total != 0 || len(page.Resources) != 0 {
 		t.Errorf("Search after delete = %+v, %v; want nothing", page, err)
 	}
@@ -478,7 +478,7 @@ func testSearchTypesAndIDs(t *testing.T, s store.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			q := query(t, tc.types, tc.params+"&_total=none")
+			q := Query(t, tc.types, tc.params+"&_total=none")
 			page := run(t, s, q)
 			got := keys(page)
 			slices.Sort(got) // store order is stable but unspecified
@@ -499,7 +499,7 @@ func testSearchTypesAndIDs(t *testing.T, s store.Store) {
 			}
 		})
 	}
-	page := run(t, s, query(t, "Patient", "_id=b"))
+	page := run(t, s, Query(t, "Patient", "_id=b"))
 	if len(page.Resources) != 1 || page.Resources[0].Version != 2 {
 		t.Fatalf("search returned %+v, want the current version 2", page.Resources)
 	}
@@ -536,7 +536,7 @@ func testSearchLastUpdated(t *testing.T, s store.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			page := run(t, s, query(t, "Patient", tc.params+"&_sort=_lastUpdated&_total=accurate"))
+			page := run(t, s, Query(t, "Patient", tc.params+"&_sort=_lastUpdated&_total=accurate"))
 			var got []string
 			for _, r := range page.Resources {
 				got = append(got, r.ID)
@@ -571,7 +571,7 @@ func testSearchPaging(t *testing.T, s store.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var all []string
-			q := query(t, "Patient", "_count=2&_total=accurate&_sort="+tc.sort)
+			q := Query(t, "Patient", "_count=2&_total=accurate&_sort="+tc.sort)
 			for page := 0; ; page++ {
 				p := run(t, s, q)
 				if p.Total != 5 {
@@ -591,18 +591,18 @@ func testSearchPaging(t *testing.T, s store.Store) {
 			}
 			want := tc.want
 			if want == nil { // stable: the same order as one big page
-				want = keys(run(t, s, query(t, "Patient", "")))
+				want = keys(run(t, s, Query(t, "Patient", "")))
 			}
 			if !slices.Equal(all, want) {
 				t.Errorf("paged %v, want %v", all, want)
 			}
 		})
 	}
-	p := run(t, s, query(t, "Patient", "_count=5"))
+	p := run(t, s, Query(t, "Patient", "_count=5"))
 	if len(p.Resources) != 5 || p.More {
 		t.Errorf("exact page: %d resources, More %v; want 5, false", len(p.Resources), p.More)
 	}
-	p = run(t, s, query(t, "Patient", "_offset=10"))
+	p = run(t, s, Query(t, "Patient", "_offset=10"))
 	if len(p.Resources) != 0 || p.More {
 		t.Errorf("past the end: %v, More %v; want nothing", keys(p), p.More)
 	}
@@ -630,7 +630,7 @@ func testTxRollback(t *testing.T, s store.Store) {
 				if _, err := tx.Delete(ctx, "Patient", "kept", store.Precondition{}); err != nil {
 					return err
 				}
-				if _, err := tx.Search(ctx, query(t, "", "")); err != nil { // flushes the writes
+				if _, err := tx.Search(ctx, Query(t, "", "")); err != nil { // flushes the writes
 					return err
 				}
 				_, _, err := tx.Put(ctx, resource("Patient", "new3"), store.Precondition{})
@@ -699,7 +699,7 @@ func testTxSeesOwnWrites(t *testing.T, s store.Store) {
 			return err
 		}
 		wantResource(t, got, "Patient", "p1", 2)
-		page, err := tx.Search(ctx, query(t, "Patient", "_total=accurate"))
+		page, err := tx.Search(ctx, Query(t, "Patient", "_total=accurate"))
 		if err != nil {
 			return err
 		}
@@ -837,7 +837,7 @@ func testConcurrentCreates(t *testing.T, s store.Store) {
 			return nil
 		})
 	}))
-	if page := run(t, s, query(t, "Patient", "_total=accurate")); page.Total != 3*writers {
+	if page := run(t, s, Query(t, "Patient", "_total=accurate")); page.Total != 3*writers {
 		t.Errorf("Total = %d, want %d", page.Total, 3*writers)
 	}
 	if h := history(t, s, store.HistoryQuery{}); h.Total != 3*writers {
