@@ -258,6 +258,9 @@ func (s *Server) transaction(ctx context.Context, entries []*entry) (*response, 
 		if err := s.assignTargets(ctx, tx, entries); err != nil {
 			return err
 		}
+		if err := tx.Lock(ctx, writeTargets(entries)); err != nil {
+			return err
+		}
 		order := slices.Clone(entries)
 		slices.SortStableFunc(order, func(a, b *entry) int { return methodRank(a.req.method) - methodRank(b.req.method) })
 		for _, e := range order {
@@ -278,6 +281,20 @@ func (s *Server) transaction(ctx context.Context, entries []*entry) (*response, 
 		}
 	}
 	return responseBundle("transaction-response", entries), nil
+}
+
+// writeTargets lists the resources the entries write, by type, for Tx.Lock.
+func writeTargets(entries []*entry) map[string][]string {
+	ids := map[string][]string{}
+	for _, e := range entries {
+		if e.exists != nil || !isWrite(e.rt.interaction) {
+			continue
+		}
+		if typ, id, ok := strings.Cut(e.target, "/"); ok && id != "" {
+			ids[typ] = append(ids[typ], id)
+		}
+	}
+	return ids
 }
 
 // assignTargets gives every write its Type/id before anything runs, so that

@@ -52,7 +52,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*DB, error) {
 		// then sees its committed version, so version numbers and If-Match are
 		// checked against the latest head. A missing row locks nothing; two
 		// creates of one id collide on resource_versions' key and are retried.
-		LockHead: "SELECT version, deleted, updated, seq FROM resources WHERE type = ? AND id = ? FOR UPDATE",
+		LockRows: " FOR UPDATE",
 		// One nextval per seqBlock writes instead of one per write.
 		NextSeq:       "SELECT nextval('resource_seq')",
 		SeqBlock:      seqBlock,

@@ -64,10 +64,10 @@ type Tx interface {
 type Dialect struct {
 	// Numbered rewrites ? placeholders as $1, $2, … (PostgreSQL).
 	Numbered bool
-	// LockHead takes type and id and returns the head row's version, deleted
-	// flag, updated (ms) and seq, locked until commit; no row when the resource
-	// does not exist.
-	LockHead string
+	// LockRows ends the SELECT of head rows that a write transaction reads
+	// before it writes them, to lock them until commit ("FOR UPDATE"); empty
+	// where the transaction holds the database's write lock already (SQLite).
+	LockRows string
 	// NextSeq returns the first of SeqBlock consecutive numbers of the
 	// store-wide write order reserved for one transaction. SeqBlock 0 means
 	// unlimited: writers are serialised (SQLite), so NextSeq can be max(seq)+1

@@ -39,10 +39,12 @@ type tx struct {
 	// indexing holds the evaluations of the search parameters that Put starts
 	// in the background, so that they overlap the rest of the transaction.
 	indexing map[key]*indexJob
-	stale    []int64
-	ix       store.Indexer
-	slots    chan struct{} // the Store's: bounds the evaluations running at once
-	log      *slog.Logger
+	// locked are the heads Lock read that no write has taken yet.
+	locked map[key]store.Resource
+	stale  []int64
+	ix     store.Indexer
+	slots  chan struct{} // the Store's: bounds the evaluations running at once
+	log    *slog.Logger
 	// dbErr is the first database error, which decides whether Tx retries.
 	dbErr error
 }
@@ -72,7 +74,7 @@ func chunks[T any](items []T) iter.Seq[[]T] {
 func newTx(s *Store, c Conn) *tx {
 	t := &tx{d: s.d, conn: c, now: time.Now().UTC().Truncate(time.Millisecond), heads: map[key]int{},
 		docs: map[key]fhir.Resource{}, indexed: map[key][]search.Entry{}, indexing: map[key]*indexJob{},
-		ix: s.ix, slots: s.indexSlots, log: s.log}
+		locked: map[key]store.Resource{}, ix: s.ix, slots: s.indexSlots, log: s.log}
 	d := s.d
 	t.reader = reader{d: d, run: func(ctx context.Context, fn func(Conn) error) error {
 		if err := t.flush(ctx); err != nil {
@@ -198,20 +200,65 @@ func checkIfMatch(cur store.Resource, pre store.Precondition) error {
 // lock returns the current head of typ/id (Version 0 when there is none),
 // locked until commit.
 func (t *tx) lock(ctx context.Context, typ, id string) (store.Resource, error) {
-	if i, ok := t.heads[key{typ, id}]; ok {
+	k := key{typ, id}
+	if i, ok := t.heads[k]; ok {
 		return t.versions[i], nil // locked by the write that buffered it
 	}
-	cur := store.Resource{Type: typ, ID: id}
-	err := queryConn(ctx, t.conn, t.d.rebind(t.d.LockHead), []any{typ, id}, func(rows Rows) error {
-		var updated int64
-		err := rows.Scan(&cur.Version, &cur.Deleted, &updated, &cur.Seq)
-		cur.Updated = time.UnixMilli(updated).UTC()
-		return err
-	})
-	if err == nil && cur.Version > 0 && !cur.Deleted {
+	cur, ok := t.locked[k]
+	if !ok {
+		if err := t.Lock(ctx, map[string][]string{typ: {id}}); err != nil {
+			return store.Resource{}, err
+		}
+		cur = t.locked[k]
+	}
+	delete(t.locked, k) // the write that asked for it takes it over
+	if cur.Version > 0 && !cur.Deleted {
 		t.stale = append(t.stale, cur.Seq) // its index rows go when the write is flushed
 	}
-	return cur, t.failed(err)
+	return cur, nil
+}
+
+// Lock implements store.Tx: one SELECT per type and rowsPerInsert ids reads
+// the heads into t.locked (Version 0 for those that do not exist).
+func (t *tx) Lock(ctx context.Context, ids map[string][]string) error {
+	for typ, list := range ids {
+		for chunk := range chunks(list) {
+			todo := make([]string, 0, len(chunk))
+			for _, id := range chunk {
+				k := key{typ, id}
+				if _, buffered := t.heads[k]; buffered {
+					continue
+				}
+				if _, done := t.locked[k]; !done {
+					t.locked[k] = store.Resource{Type: typ, ID: id}
+					todo = append(todo, id)
+				}
+			}
+			if len(todo) == 0 {
+				continue
+			}
+			q := &sqlQuery{}
+			q.w("SELECT id, version, deleted, updated, seq FROM resources WHERE type = ")
+			q.arg(typ)
+			q.w(" AND ")
+			q.in("id", todo)
+			q.w(t.d.LockRows)
+			err := queryConn(ctx, t.conn, t.d.rebind(q.b.String()), q.args, func(rows Rows) error {
+				cur := store.Resource{Type: typ}
+				var updated int64
+				if err := rows.Scan(&cur.ID, &cur.Version, &cur.Deleted, &updated, &cur.Seq); err != nil {
+					return err
+				}
+				cur.Updated = time.UnixMilli(updated).UTC()
+				t.locked[key{typ, cur.ID}] = cur
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("store: lock %s: %w", typ, t.failed(err))
+			}
+		}
+	}
+	return nil
 }
 
 // stamp is the lastUpdated of the version after cur: the transaction's clock,

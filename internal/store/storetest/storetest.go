@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"ConcurrentLockedUpdates", testConcurrentLockedUpdates},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ConcurrentCreateSameID", testConcurrentCreateSameID},
 		{"LateWriterStaysNewest", testLateWriterStaysNewest},
@@ -810,6 +811,34 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 		t.Errorf("%d updates saw created, want 0", created)
 	}
 	wantHistory(t, s, "p1", writers+1)
+}
+
+// testConcurrentLockedUpdates has writers lock a shared resource and one of
+// their own with Tx.Lock before writing both: the shared one gets one
+// version per writer, and a new one is created exactly once.
+func testConcurrentLockedUpdates(t *testing.T, s store.Store) {
+	mustPut(t, s, "Patient", "shared")
+	created := make([]bool, writers)
+	errs := concurrently(writers, func(i int) error {
+		own := fmt.Sprintf("own%d", i)
+		return s.Tx(t.Context(), func(tx store.Tx) error {
+			if err := tx.Lock(t.Context(), map[string][]string{"Patient": {own, "shared"}}); err != nil {
+				return err
+			}
+			if _, _, err := tx.Put(t.Context(), resource("Patient", "shared"), store.Precondition{}); err != nil {
+				return err
+			}
+			var err error
+			_, created[i], err = tx.Put(t.Context(), resource("Patient", own), store.Precondition{})
+			return err
+		})
+	})
+	wantNoErrors(t, errs)
+	if slices.Contains(created, false) {
+		t.Errorf("created = %v, want all true", created)
+	}
+	wantHistory(t, s, "shared", writers+1)
+	wantHistory(t, s, "own0", 1)
 }
 
 // wantHistory checks that Patient/id has versions n..1, each exactly once.
