@@ -72,7 +72,7 @@ func Open(ctx context.Context, path string, opts store.Options) (*DB, error) {
 	}
 	s, err := sqlstore.Open(ctx, pool{read: read, write: write, ckpt: newCheckpointer(ckptDB, logger)}, &sqlstore.Dialect{
 		// BEGIN IMMEDIATE already holds the database's write lock: LockRows is empty.
-		NextSeq:  "SELECT coalesce(max(seq), 0) + 1 FROM resource_versions",
+		NextSeq: "SELECT coalesce(max(seq), 0) + 1 FROM resource_versions",
 		// A sample of each index is enough to choose between them, and keeps
 		// ANALYZE of a large database to seconds.
 		Analyze: []string{"PRAGMA analysis_limit = 2000", "ANALYZE"},
