@@ -89,9 +89,10 @@ type Tx interface {
 	// caller with the store's Indexer, e.g. in parallel before the
 	// transaction, so that the write holds the database for less time.
 	PutIndexed(ctx context.Context, res fhir.Resource, entries []search.Entry, pre Precondition) (stored *Resource, created bool, err error)
-	// Lock reads and locks the heads of resources the transaction is about to
-	// write (type → ids) in a few statements, so that their writes need no
-	// statement each to do it. Calling it is optional.
+	// Lock may read and lock the heads of resources the transaction is about
+	// to write (type → ids) in a few statements, so that their writes need no
+	// statement each to do it; a store may instead read them at the writes.
+	// Calling it is optional.
 	Lock(ctx context.Context, ids map[string][]string) error
 	// Serialize makes transactions that name the same key run one after the other
 	// from this call to commit. Conditional creates take it on their criteria, so

@@ -75,9 +75,10 @@ func Open(ctx context.Context, path string, opts store.Options) (*DB, error) {
 		NextSeq: "SELECT coalesce(max(seq), 0) + 1 FROM resource_versions",
 		// A sample of each index is enough to choose between them, and keeps
 		// ANALYZE of a large database to seconds.
-		Analyze: []string{"PRAGMA analysis_limit = 2000", "ANALYZE"},
-		Explain: "EXPLAIN QUERY PLAN ",
-		RowKeys: true,
+		Analyze:    []string{"PRAGMA analysis_limit = 2000", "ANALYZE"},
+		Explain:    "EXPLAIN QUERY PLAN ",
+		RowKeys:    true,
+		BatchLocks: true,
 		// OR FAIL needs no statement journal (it was a tenth of an ingest's writes).
 		Insert:         "INSERT OR FAIL INTO",
 		ExplainColumns: 4,

@@ -68,6 +68,12 @@ type Dialect struct {
 	// before it writes them, to lock them until commit ("FOR UPDATE"); empty
 	// where the transaction holds the database's write lock already (SQLite).
 	LockRows string
+	// BatchLocks makes Tx.Lock read heads ahead, many in one statement (SQLite,
+	// where a statement costs more than the lookup). Without it heads are read
+	// one by one as they are written: PostgreSQL, with statistics that lag a
+	// growing table, answered type = ? AND id IN (…) through the index of the
+	// type's instants, reading every head of the type.
+	BatchLocks bool
 	// NextSeq returns the first of SeqBlock consecutive numbers of the
 	// store-wide write order reserved for one transaction. SeqBlock 0 means
 	// unlimited: writers are serialised (SQLite), so NextSeq can be max(seq)+1

@@ -206,7 +206,7 @@ func (t *tx) lock(ctx context.Context, typ, id string) (store.Resource, error) {
 	}
 	cur, ok := t.locked[k]
 	if !ok {
-		if err := t.Lock(ctx, map[string][]string{typ: {id}}); err != nil {
+		if err := t.lockAll(ctx, map[string][]string{typ: {id}}); err != nil {
 			return store.Resource{}, err
 		}
 		cur = t.locked[k]
@@ -218,9 +218,17 @@ func (t *tx) lock(ctx context.Context, typ, id string) (store.Resource, error) {
 	return cur, nil
 }
 
-// Lock implements store.Tx: one SELECT per type and rowsPerInsert ids reads
-// the heads into t.locked (Version 0 for those that do not exist).
+// Lock implements store.Tx: where the dialect batches locks, one SELECT per
+// type and rowsPerInsert ids reads the heads into t.locked (Version 0 for
+// those that do not exist).
 func (t *tx) Lock(ctx context.Context, ids map[string][]string) error {
+	if !t.d.BatchLocks {
+		return nil
+	}
+	return t.lockAll(ctx, ids)
+}
+
+func (t *tx) lockAll(ctx context.Context, ids map[string][]string) error {
 	for typ, list := range ids {
 		for chunk := range chunks(list) {
 			todo := make([]string, 0, len(chunk))
