@@ -175,7 +175,7 @@ const (
 	rankCode      = 2 // a code, uri or exact string
 	rankRange     = 3 // a prefix, a composite, an equal date or number
 	rankWide      = 4 // a value set
-	noDriver      = 9 // open ranges, :missing, :not, :contains, :text, _lastUpdated, _list
+	noDriver      = 9 // open ranges, dates but equal ones, :missing, :not, :contains, :text, _lastUpdated, _list
 )
 
 // selectFrom writes " FROM … WHERE …" over the current heads h of types (all
@@ -391,7 +391,9 @@ func conditionRank(c *search.Condition, types []string) int {
 	case "composite":
 		return rankRange
 	case "date":
-		if c.Date.Prefix == search.PrefixEq || c.Date.Prefix == search.PrefixAp {
+		// An equal date bounds lo on both sides (idx_date_lo); the others are
+		// open on lo.
+		if c.Date.Prefix == search.PrefixEq {
 			return rankRange
 		}
 	case "number":

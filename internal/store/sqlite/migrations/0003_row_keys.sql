@@ -4,6 +4,7 @@
 -- of the B-tree inserts of a write), and every value index, whose entries end
 -- in the rowid, yields a row's seq (k >> 20) without reading the row.
 -- Existing rows are renumbered in their earlier order.
+-- idx_date_hi is not rebuilt: only equal dates drive a search, from lo.
 
 CREATE TABLE idx_string_k (
 	k     INTEGER PRIMARY KEY,
@@ -68,7 +69,6 @@ INSERT INTO idx_date_k (k, type, param, grp, lo, hi)
 DROP TABLE idx_date;
 ALTER TABLE idx_date_k RENAME TO idx_date;
 CREATE INDEX idx_date_lo ON idx_date (type, param, lo) WHERE grp >= 0;
-CREATE INDEX idx_date_hi ON idx_date (type, param, hi) WHERE grp >= 0;
 
 CREATE TABLE idx_number_k (
 	k     INTEGER PRIMARY KEY,
