@@ -40,7 +40,7 @@ func TestConcurrentOpen(t *testing.T) {
 		}
 	}
 	slices.Sort(applied) // each Open may have applied some
-	if want := []string{"0001_resources.sql", "0002_search.sql", "0003_date_lo.sql"}; !slices.Equal(applied, want) {
+	if want := []string{"0001_resources.sql", "0002_search.sql", "0003_date_lo.sql", "0004_type_seq.sql"}; !slices.Equal(applied, want) {
 		t.Errorf("applied %v in all, want %v once", applied, want)
 	}
 }

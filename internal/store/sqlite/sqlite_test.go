@@ -38,7 +38,7 @@ func TestStore(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hip.db")
-	for _, want := range []int{3, 0} {
+	for _, want := range []int{4, 0} {
 		db, err := sqlite.Open(t.Context(), path, storetest.Options(t))
 		if err != nil {
 			t.Fatal(err)
@@ -193,7 +193,7 @@ func TestRowKeysMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer migrated.Close()
-	if got := migrated.AppliedMigrations(); !slices.Equal(got, []string{"0003_row_keys.sql"}) {
+	if got := migrated.AppliedMigrations(); !slices.Equal(got, []string{"0003_row_keys.sql", "0004_type_seq.sql"}) {
 		t.Fatalf("AppliedMigrations() = %v", got)
 	}
 	dump := func(path string) map[string][]string {

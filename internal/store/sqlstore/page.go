@@ -28,10 +28,21 @@ type sortTerm struct {
 	nullable bool
 	integer  bool // int64 values (instants), float64 for numbers, else strings
 	number   bool
+	// fromRow, when set, reads the key from the version columns of the row
+	// instead of selecting expr.
+	fromRow func(r *store.Resource) any
 }
 
-// sortTerms lists q's _sort keys then type and id, a total order.
+// sortTerms lists q's _sort keys then type and id, a total order. Without
+// _sort the order is the heads' seq, the order of their last writes: the
+// seqs of a search's driving clause come from its index and sort without
+// reading a head, so the first page needs the heads of its own matches
+// only, not the ids of every match.
 func sortTerms(h string, q *search.Query) ([]sortTerm, error) {
+	if len(q.Sort) == 0 {
+		return []sortTerm{{expr: func(s *sqlQuery) { s.w(s.seqSource, ".seq") }, integer: true,
+			fromRow: func(r *store.Resource) any { return r.Seq }}}, nil
+	}
 	var terms []sortTerm
 	for _, k := range q.Sort {
 		switch k.Param.Code {
@@ -63,8 +74,8 @@ func sortTerms(h string, q *search.Query) ([]sortTerm, error) {
 		})
 	}
 	terms = append(terms,
-		sortTerm{expr: func(s *sqlQuery) { s.w(h, ".type") }},
-		sortTerm{expr: func(s *sqlQuery) { s.w(h, ".id") }})
+		sortTerm{expr: func(s *sqlQuery) { s.w(h, ".type") }, fromRow: func(r *store.Resource) any { return r.Type }},
+		sortTerm{expr: func(s *sqlQuery) { s.w(h, ".id") }, fromRow: func(r *store.Resource) any { return r.ID }})
 	return terms, nil
 }
 
@@ -215,9 +226,17 @@ func (s *sqlQuery) beyond(t sortTerm, key any, back bool) {
 func (r reader) pageQuery(q *search.Query, terms []sortTerm, cur *cursor, n int, now time.Time, sizes []int) (*sqlQuery, error) {
 	c := r.newQuery(now)
 	c.w("SELECT ", versionCols)
-	for _, t := range terms[:len(terms)-2] { // type and id are among versionCols
-		c.w(", ")
-		t.expr(c)
+	for _, t := range terms {
+		if t.fromRow == nil {
+			c.w(", ")
+			t.expr(c)
+		}
+	}
+	if len(q.Sort) == 0 {
+		c.seqOrder = 1
+		if cur != nil && cur.Back {
+			c.seqOrder = -1
+		}
 	}
 	if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, versionJoin, sizes); err != nil {
 		return nil, err
@@ -255,7 +274,12 @@ func (r reader) page(ctx context.Context, q *search.Query, now time.Time, sizes 
 	if err != nil {
 		return nil, err
 	}
-	extra := len(terms) - 2
+	extra := 0 // the keys selected after the version columns
+	for _, t := range terms {
+		if t.fromRow == nil {
+			extra++
+		}
+	}
 	var list []store.Resource
 	var keys [][]any
 	err = r.query(ctx, c.b.String(), c.args, func(rows Rows) error {
@@ -271,7 +295,11 @@ func (r reader) page(ctx context.Context, q *search.Query, now time.Time, sizes 
 		}
 		res.Updated = time.UnixMilli(updated).UTC()
 		list = append(list, res)
-		keys = append(keys, append(normalizeKeys(k, terms), res.Type, res.ID))
+		k = normalizeKeys(k, terms)
+		for _, t := range terms[extra:] {
+			k = append(k, t.fromRow(&res))
+		}
+		keys = append(keys, k)
 		return nil
 	})
 	if err != nil {

@@ -44,6 +44,12 @@ type sqlQuery struct {
 	// rowKeys is Dialect.RowKeys; indexAliases are the aliases of index rows.
 	rowKeys      bool
 	indexAliases map[string]bool
+	// seqOrder asks the next selectFrom for its matches in seq order (1
+	// ascending, -1 descending), and seqSource is then the alias whose seq
+	// column gives it: the driving subquery, read in that order, so that a
+	// page stops reading at its end.
+	seqOrder  int
+	seqSource string
 }
 
 // newQuery begins a query of r's dialect.
@@ -187,6 +193,8 @@ const (
 // with the fewest matches does, a clause not counted being taken at the size
 // typical of its rank.
 func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause, comp *search.Compartment, join string, sizes []int) error {
+	order := s.seqOrder
+	s.seqOrder = 0 // not for the selects of chains and _has within
 	drive, best, bestSize := -1, noDriver, 1<<31
 	if comp != nil {
 		best, bestSize = rankReference, typicalSize(rankReference)
@@ -226,9 +234,18 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 	case byID || best == noDriver:
 		s.w(" FROM resources ", h, join, " WHERE NOT ", h, ".deleted")
 		drive = -1
+		if order != 0 {
+			s.seqSource = h
+		}
 	default:
 		d := s.newAlias("d")
 		s.w(" FROM (")
+		if order != 0 {
+			// Grouped and ordered outside the driver, its rows come out in seq
+			// order and both engines read them as the outer loop without
+			// sorting again (SQLite drops an ORDER BY next to DISTINCT).
+			s.w("SELECT seq FROM (")
+		}
 		var err error
 		switch {
 		case together != nil:
@@ -247,6 +264,10 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		}
 		if err != nil {
 			return err
+		}
+		if order != 0 {
+			s.w(") g GROUP BY seq ORDER BY seq", dir(order < 0, false))
+			s.seqSource = d
 		}
 		s.w(") ", d, " CROSS JOIN resources ", h, join, " WHERE ", h, ".seq = ", d, ".seq AND NOT ", h, ".deleted")
 	}
