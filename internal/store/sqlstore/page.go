@@ -31,6 +31,9 @@ type sortTerm struct {
 	// fromRow, when set, reads the key from the version columns of the row
 	// instead of selecting expr.
 	fromRow func(r *store.Resource) any
+	// orderExpr, when set, is what ORDER BY sorts by instead of expr, in the
+	// same order.
+	orderExpr func(s *sqlQuery)
 }
 
 // sortTerms lists q's _sort keys then type and id, a total order. Without
@@ -41,7 +44,16 @@ type sortTerm struct {
 func sortTerms(h string, q *search.Query) ([]sortTerm, error) {
 	if len(q.Sort) == 0 {
 		return []sortTerm{{expr: func(s *sqlQuery) { s.w(s.seqSource, ".seq") }, integer: true,
-			fromRow: func(r *store.Resource) any { return r.Seq }}}, nil
+			fromRow: func(r *store.Resource) any { return r.Seq },
+			// A streamed driver is in the order of its index rows' keys,
+			// which SQLite sees as the index order, unlike their seqs.
+			orderExpr: func(s *sqlQuery) {
+				if s.streamed {
+					s.w(s.seqSource, ".ord")
+				} else {
+					s.w(s.seqSource, ".seq")
+				}
+			}}}, nil
 	}
 	var terms []sortTerm
 	for _, k := range q.Sort {
@@ -92,7 +104,11 @@ func (s *sqlQuery) orderBy(terms []sortTerm, back bool) {
 			t.expr(s)
 			s.w(" IS NULL", dir(false, back), ", ")
 		}
-		t.expr(s)
+		if t.orderExpr != nil {
+			t.orderExpr(s)
+		} else {
+			t.expr(s)
+		}
 		s.w(dir(t.desc, back))
 	}
 }

@@ -50,6 +50,7 @@ type sqlQuery struct {
 	// page stops reading at its end.
 	seqOrder  int
 	seqSource string
+	streamed  bool // the driver streams from its index (streamDriver)
 }
 
 // newQuery begins a query of r's dialect.
@@ -196,6 +197,9 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 	order := s.seqOrder
 	s.seqOrder = 0 // not for the selects of chains and _has within
 	drive, best, bestSize := -1, noDriver, 1<<31
+	// bySeq is where probes that need only a seq read it: the driver's row
+	// once there is one, so that they run before its head is read.
+	bySeq := h
 	if comp != nil {
 		best, bestSize = rankReference, typicalSize(rankReference)
 	}
@@ -212,15 +216,21 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		if sizes != nil && sizes[i] >= 0 {
 			size = sizes[i]
 		}
+		if size >= sizeCap && c.Conditions[0].Chain != nil {
+			// A large chain reads every reference to every target before its
+			// first seq: among large clauses, a value index drives better.
+			size = sizeCap + 1
+		}
 		if size < bestSize || size == bestSize && r < best {
 			drive, best, bestSize = i, r, size
 		}
 	}
 	// When every counted candidate is large, none narrows the search much
 	// alone: their intersection drives, each read once from its index
-	// instead of probing the others for every match of one.
+	// instead of probing the others for every match of one. Not for a page
+	// in seq order: its driver streams, and probing stops at the page's end.
 	var together []int
-	if sizes != nil && bestSize >= sizeCap && drive >= 0 && !byID {
+	if sizes != nil && bestSize >= sizeCap && drive >= 0 && !byID && order == 0 {
 		for i := range clauses {
 			if sizes[i] >= sizeCap {
 				together = append(together, i)
@@ -240,6 +250,14 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 	default:
 		d := s.newAlias("d")
 		s.w(" FROM (")
+		if order != 0 && together == nil && drive >= 0 && s.rowKeys && streams(clauses[drive]) {
+			if err := s.streamDriver(types, clauses[drive], order); err != nil {
+				return err
+			}
+			s.seqSource, s.streamed, bySeq = d, true, d
+			s.w(") ", d, " CROSS JOIN resources ", h, join, " WHERE ", h, ".seq = ", d, ".seq AND NOT ", h, ".deleted")
+			break
+		}
 		if order != 0 {
 			// Grouped and ordered outside the driver, its rows come out in seq
 			// order and both engines read them as the outer loop without
@@ -269,6 +287,7 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 			s.w(") g GROUP BY seq ORDER BY seq", dir(order < 0, false))
 			s.seqSource = d
 		}
+		bySeq = d
 		s.w(") ", d, " CROSS JOIN resources ", h, join, " WHERE ", h, ".seq = ", d, ".seq AND NOT ", h, ".deleted")
 	}
 	if len(types) > 0 {
@@ -277,14 +296,18 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 	}
 	if comp != nil && (drive >= 0 || byID || best == noDriver) {
 		s.w(" AND ")
-		s.compartmentProbe(h, comp)
+		s.compartmentProbe(bySeq, comp)
 	}
 	for i, c := range clauses {
 		if i == drive && !byID || slices.Contains(together, i) {
 			continue
 		}
 		s.w(" AND ")
-		if err := s.probe(h, types, c); err != nil {
+		at := h
+		if probesBySeq(c) {
+			at = bySeq
+		}
+		if err := s.probe(at, types, c); err != nil {
 			return err
 		}
 	}
@@ -467,6 +490,54 @@ func (s *sqlQuery) driver(types []string, c search.Clause) error {
 	return s.values(x, kind, c)
 }
 
+// streams tells whether c's matches can be read from its value index in
+// seq order (Dialect.RowKeys): one value, equal on every indexed column, so
+// that the index lists them by rowid.
+func streams(c search.Clause) bool {
+	if len(c.Conditions) != 1 {
+		return false
+	}
+	first := &c.Conditions[0]
+	if first.Chain != nil || first.Has != nil || first.Param == nil || first.Modifier != search.ModifierNone {
+		return false
+	}
+	switch first.Param.Type {
+	case "token":
+		return first.Token.Code != ""
+	case "reference", "uri":
+		return true
+	}
+	return false
+}
+
+// streamDriver writes a driver of c (see streams) that lists the seqs in
+// order (descending when order < 0) straight from the value index, without
+// sorting them: each resource once, by its first matching row.
+func (s *sqlQuery) streamDriver(types []string, c search.Clause, order int) error {
+	first := &c.Conditions[0]
+	kind, err := kindOf(first.Param)
+	if err != nil {
+		return err
+	}
+	table := indexTables[kind].name
+	x, y := s.indexAlias("x"), s.indexAlias("y")
+	s.w("SELECT ", s.seqOf(x), " AS seq, ", x, ".k AS ord FROM ", table, " ", x, " WHERE ", x, ".grp >= 0 AND ")
+	s.typeIn(x, types)
+	s.w(" AND ", x, ".param = ")
+	s.arg(first.Param.Code)
+	if err := s.values(x, kind, c); err != nil {
+		return err
+	}
+	s.w(" AND NOT EXISTS (SELECT 1 FROM ", table, " ", y, " WHERE ", y, ".k >= (", s.seqOf(x), " << ",
+		strconv.Itoa(rowKeyBits), ") AND ", y, ".k < ", x, ".k AND ", y, ".grp >= 0 AND ", y, ".param = ")
+	s.arg(first.Param.Code)
+	if err := s.values(y, kind, c); err != nil {
+		return err
+	}
+	s.w(") ORDER BY ", x, ".k", dir(order < 0, false))
+	return nil
+}
+
 // values writes " AND (v1 OR v2 …)" for a clause's values on index row x.
 func (s *sqlQuery) values(x string, kind search.Kind, c search.Clause) error {
 	s.w(" AND (")
@@ -510,10 +581,13 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		return nil
 	case first.Chain != nil:
 		// From h's reference to its target, probed for the chained values.
+		// CROSS JOIN keeps SQLite from starting at the targets (it scanned
+		// every Organization of a two-level chain and indexed their
+		// references anew for each probe).
 		r, t := s.indexAlias("r"), s.newAlias("h")
-		s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " JOIN resources ", t, " ON ", t, ".type = ", r, ".ref_type AND ", t, ".id = ", r, ".ref_id WHERE ")
+		s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " CROSS JOIN resources ", t, " WHERE ")
 		s.rowsOf(r, s.seqOf(h))
-		s.w(" AND ", r, ".param = ")
+		s.w(" AND ", t, ".type = ", r, ".ref_type AND ", t, ".id = ", r, ".ref_id AND ", r, ".param = ")
 		s.arg(first.Param.Code)
 		s.w(" AND ", r, ".ref_type = ")
 		s.arg(first.Chain.Type)

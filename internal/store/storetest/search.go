@@ -308,3 +308,46 @@ func testLargeClauses(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testWriteOrder checks the order of searches without _sort, the order of the
+// resources' last writes, on every kind of driving clause (one value, a
+// prefix, none), with a value a resource holds twice listed once, and that
+// pages follow it.
+func testWriteOrder(t *testing.T, s store.Store) {
+	patient := func(id, family string) fhir.Resource {
+		code := map[string]any{"system": "urn:test", "value": "same"}
+		return fhir.Resource{"resourceType": "Patient", "id": id,
+			"identifier": []any{code, code}, // one value twice
+			"name":       []any{map[string]any{"family": family}, map[string]any{"family": family + "x"}}}
+	}
+	for _, id := range []string{"w3", "w1", "w4", "w2", "w5"} {
+		if _, _, err := put(t, s, patient(id, "wu"), store.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Written again: it moves to the end.
+	if _, _, err := put(t, s, patient("w1", "wu"), store.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Patient/w3", "Patient/w4", "Patient/w2", "Patient/w5", "Patient/w1"}
+	for _, params := range []string{"identifier=urn:test|same", "family=wu", "_lastUpdated=gt2000", "identifier=urn:test|same&family=wu"} {
+		t.Run(params, func(t *testing.T) {
+			if got := keys(run(t, s, Query(t, "Patient", params))); !slices.Equal(got, want) {
+				t.Errorf("%s = %v, want %v", params, got, want)
+			}
+			q := Query(t, "Patient", params+"&_count=2")
+			var got []string
+			for {
+				p := run(t, s, q)
+				got = append(got, keys(p)...)
+				if p.Next == "" {
+					break
+				}
+				q.Cursor = p.Next
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s by pages of 2 = %v, want %v", params, got, want)
+			}
+		})
+	}
+}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CursorPaging", testCursorPaging},
 		{"Totals", testTotals},
 		{"LargeClauses", testLargeClauses},
+		{"WriteOrder", testWriteOrder},
 		{"TxRollback", testTxRollback},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
