@@ -63,15 +63,17 @@ func (c *checkpointer) checkpoint(mode string) error {
 
 // close stops the checkpointer and, the other connections being closed,
 // copies and truncates the whole log so that the database file stands alone.
+// That last checkpoint is a courtesy: another process may still be reading
+// (it then fails busy), and the log is as safe as the database.
 func (c *checkpointer) close() error {
 	var err error
 	c.once.Do(func() {
 		close(c.stop)
 		c.done.Wait()
-		err = c.checkpoint("TRUNCATE")
-		if cerr := c.db.Close(); err == nil {
-			err = cerr
+		if cerr := c.checkpoint("TRUNCATE"); cerr != nil {
+			c.log.Warn("sqlite: log left beside the database at close", "err", cerr)
 		}
+		err = c.db.Close()
 	})
 	return err
 }
