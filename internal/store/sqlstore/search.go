@@ -1497,20 +1497,20 @@ func (r reader) revInclude(ctx context.Context, in search.Include, from []store.
 	for _, typ := range types {
 		for ids := range slices.Chunk(byType[typ], rowsPerInsert) {
 			c := r.newQuery(time.Time{})
-			c.indexAliases = map[string]bool{"r": true}
-			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.seq IN (SELECT ", c.seqOf("r"), " FROM idx_reference r WHERE r.grp >= 0 AND ")
-			c.in("r.ref_id", ids)
-			c.w(" AND r.ref_type = ")
+			x := c.indexAlias("r")
+			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.seq IN (SELECT ", c.seqOf(x), " FROM idx_reference ", x, " WHERE ", x, ".grp >= 0 AND ")
+			c.in(x+".ref_id", ids)
+			c.w(" AND ", x, ".ref_type = ")
 			c.arg(typ)
 			if in.SourceType != "" {
-				c.w(" AND r.type = ")
+				c.w(" AND ", x, ".type = ")
 				c.arg(in.SourceType)
 			}
 			if in.Param != nil {
-				c.w(" AND r.param = ")
+				c.w(" AND ", x, ".param = ")
 				c.arg(in.Param.Code)
 			} else {
-				c.w(" AND r.grp = 0")
+				c.w(" AND ", x, ".grp = 0")
 			}
 			c.w(") ORDER BY h.type, h.id LIMIT ")
 			c.arg(maxIncluded)
