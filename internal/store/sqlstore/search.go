@@ -200,6 +200,7 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 	// bySeq is where probes that need only a seq read it: the driver's row
 	// once there is one, so that they run before its head is read.
 	bySeq := h
+	streamed := false // the driver is a streamDriver
 	if comp != nil {
 		best, bestSize = rankReference, typicalSize(rankReference)
 	}
@@ -254,7 +255,7 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 			if err := s.streamDriver(types, clauses[drive], order); err != nil {
 				return err
 			}
-			s.seqSource, s.streamed, bySeq = d, true, d
+			s.seqSource, s.streamed, bySeq, streamed = d, true, d, true
 			s.w(") ", d, " CROSS JOIN resources ", h, join, " WHERE ", h, ".seq = ", d, ".seq AND NOT ", h, ".deleted")
 			break
 		}
@@ -310,6 +311,10 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		if err := s.probe(at, types, c); err != nil {
 			return err
 		}
+	}
+	if streamed {
+		s.w(" AND ")
+		return s.firstRow(bySeq, clauses[drive])
 	}
 	return nil
 }
@@ -512,7 +517,8 @@ func streams(c search.Clause) bool {
 
 // streamDriver writes a driver of c (see streams) that lists the seqs in
 // order (descending when order < 0) straight from the value index, without
-// sorting them: each resource once, by its first matching row.
+// sorting them, as many times as a resource has matching rows (firstRow
+// keeps one).
 func (s *sqlQuery) streamDriver(types []string, c search.Clause, order int) error {
 	first := &c.Conditions[0]
 	kind, err := kindOf(first.Param)
@@ -520,7 +526,7 @@ func (s *sqlQuery) streamDriver(types []string, c search.Clause, order int) erro
 		return err
 	}
 	table := indexTables[kind].name
-	x, y := s.indexAlias("x"), s.indexAlias("y")
+	x := s.indexAlias("x")
 	s.w("SELECT ", s.seqOf(x), " AS seq, ", x, ".k AS ord FROM ", table, " ", x, " WHERE ", x, ".grp >= 0 AND ")
 	s.typeIn(x, types)
 	s.w(" AND ", x, ".param = ")
@@ -528,13 +534,28 @@ func (s *sqlQuery) streamDriver(types []string, c search.Clause, order int) erro
 	if err := s.values(x, kind, c); err != nil {
 		return err
 	}
-	s.w(" AND NOT EXISTS (SELECT 1 FROM ", table, " ", y, " WHERE ", y, ".k >= (", s.seqOf(x), " << ",
-		strconv.Itoa(rowKeyBits), ") AND ", y, ".k < ", x, ".k AND ", y, ".grp >= 0 AND ", y, ".param = ")
+	s.w(" ORDER BY ", x, ".k", dir(order < 0, false))
+	return nil
+}
+
+// firstRow writes the test that the row d of a streamed driver of c is the
+// first of its resource's rows that match c, so that the resource is listed
+// once. It goes after the probes: only rows that pass them pay for it.
+func (s *sqlQuery) firstRow(d string, c search.Clause) error {
+	first := &c.Conditions[0]
+	kind, err := kindOf(first.Param)
+	if err != nil {
+		return err
+	}
+	table := indexTables[kind].name
+	y := s.indexAlias("y")
+	s.w("NOT EXISTS (SELECT 1 FROM ", table, " ", y, " WHERE ", y, ".k >= (", d, ".seq << ",
+		strconv.Itoa(rowKeyBits), ") AND ", y, ".k < ", d, ".ord AND ", y, ".grp >= 0 AND ", y, ".param = ")
 	s.arg(first.Param.Code)
 	if err := s.values(y, kind, c); err != nil {
 		return err
 	}
-	s.w(") ORDER BY ", x, ".k", dir(order < 0, false))
+	s.w(")")
 	return nil
 }
 
