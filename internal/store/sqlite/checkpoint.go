@@ -53,9 +53,7 @@ func (c *checkpointer) run() {
 
 // checkpoint runs one checkpoint of the given mode.
 func (c *checkpointer) checkpoint(mode string) error {
-	var busy, frames, copied int64
-	err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied)
-	if err != nil {
+	if _, err := c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")"); err != nil {
 		return fmt.Errorf("sqlite: checkpoint: %w", err)
 	}
 	return nil

@@ -523,10 +523,17 @@ func (s *sqlQuery) driver(types []string, c search.Clause) error {
 		return err
 	}
 	x := s.indexAlias("x")
-	s.w(s.selectSeqs(), s.seqOf(x), " AS seq FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
+	s.w(s.selectSeqs(), s.seqOf(x), " AS seq")
+	return s.valueRows(x, kind, types, c)
+}
+
+// valueRows writes " FROM … WHERE …" over the rows x of c's index table
+// that hold one of its values for resources of types.
+func (s *sqlQuery) valueRows(x string, kind search.Kind, types []string, c search.Clause) error {
+	s.w(" FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
 	s.typeIn(x, types)
 	s.w(" AND ", x, ".param = ")
-	s.arg(first.Param.Code)
+	s.arg(c.Conditions[0].Param.Code)
 	return s.values(x, kind, c)
 }
 
@@ -555,18 +562,13 @@ func streams(c search.Clause) bool {
 // sorting them, as many times as a resource has matching rows (firstRow
 // keeps one).
 func (s *sqlQuery) streamDriver(types []string, c search.Clause, order int) error {
-	first := &c.Conditions[0]
-	kind, err := kindOf(first.Param)
+	kind, err := kindOf(c.Conditions[0].Param)
 	if err != nil {
 		return err
 	}
-	table := indexTables[kind].name
 	x := s.indexAlias("x")
-	s.w("SELECT ", s.seqOf(x), " AS seq, ", x, ".k AS ord FROM ", table, " ", x, " WHERE ", x, ".grp >= 0 AND ")
-	s.typeIn(x, types)
-	s.w(" AND ", x, ".param = ")
-	s.arg(first.Param.Code)
-	if err := s.values(x, kind, c); err != nil {
+	s.w("SELECT ", s.seqOf(x), " AS seq, ", x, ".k AS ord")
+	if err := s.valueRows(x, kind, types, c); err != nil {
 		return err
 	}
 	s.w(" ORDER BY ", x, ".k", dir(order < 0, false))
