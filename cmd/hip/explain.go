@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/hip-platform/hip/internal/fhir/search"
+	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/sqlstore"
 )
 
@@ -27,6 +30,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg.flags(fs, false)
+	runs := fs.Int("runs", 0, "also run each search this many times and print its matches and times (the first run warms the cache)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +71,31 @@ func explain(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "    %s\n", line)
 		}
 		fmt.Fprintln(stdout)
+		if *runs > 0 {
+			if err := timeSearch(ctx, p.Store, q, *runs, stdout); err != nil {
+				return fmt.Errorf("explain %s: %w", arg, err)
+			}
+		}
 	}
+	return nil
+}
+
+// timeSearch runs q n times and prints the first page's size and the
+// fastest, median and slowest run.
+func timeSearch(ctx context.Context, st store.Store, q *search.Query, n int, stdout io.Writer) error {
+	times := make([]time.Duration, n)
+	matches := 0
+	for i := range times {
+		start := time.Now()
+		page, err := st.Search(ctx, q)
+		if err != nil {
+			return err
+		}
+		times[i] = time.Since(start)
+		matches = len(page.Resources)
+	}
+	slices.Sort(times)
+	fmt.Fprintf(stdout, "    -- %d runs: %d on the first page; fastest %v, median %v, slowest %v\n\n",
+		n, matches, times[0], times[n/2], times[n-1])
 	return nil
 }

@@ -217,11 +217,6 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		if sizes != nil && sizes[i] >= 0 {
 			size = sizes[i]
 		}
-		if size >= sizeCap && c.Conditions[0].Chain != nil {
-			// A large chain reads every reference to every target before its
-			// first seq: among large clauses, a value index drives better.
-			size = refinedCap + 1
-		}
 		if size < bestSize || size == bestSize && r < best {
 			drive, best, bestSize = i, r, size
 		}
@@ -262,8 +257,10 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		if order != 0 {
 			// Grouped and ordered outside the driver, its rows come out in seq
 			// order and both engines read them as the outer loop without
-			// sorting again (SQLite drops an ORDER BY next to DISTINCT).
+			// sorting again (SQLite drops an ORDER BY next to DISTINCT). The
+			// grouping makes them distinct: the driver need not.
 			s.w("SELECT seq FROM (")
+			s.counting = true
 		}
 		var err error
 		switch {
@@ -281,6 +278,7 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		default:
 			err = s.driver(types, clauses[drive])
 		}
+		s.counting = false
 		if err != nil {
 			return err
 		}
@@ -356,51 +354,125 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 	if candidates+btoi(q.Compartment != nil) < 2 {
 		return nil, nil
 	}
+	// refine marks the clauses at the cap that are counted further.
+	refine := make([]bool, len(q.Clauses))
 	large := 0
 	for i, c := range q.Clauses {
 		if sizes[i] < 0 {
 			continue
 		}
-		n, err := r.clauseSize(ctx, q, c, now, sizeCap)
+		if c.Conditions[0].Chain != nil {
+			// Counting a chain reads all its targets first: one with many
+			// (the 56,606 residents a town's health centre manages, not the
+			// 1,800 of a village clinic) is not counted but taken as large.
+			// It would read every reference to every target before its first
+			// seq, too: among large clauses, a value index drives better.
+			inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })
+			targets, err := r.clauseSize(ctx, []string{c.Conditions[0].Chain.Type}, inner, now, chainTargetCap)
+			if err != nil {
+				return nil, err
+			}
+			if targets >= chainTargetCap {
+				sizes[i] = refinedCap + 1
+				continue
+			}
+		}
+		n, err := r.clauseSize(ctx, q.Types, c, now, sizeCap)
 		if err != nil {
 			return nil, err
 		}
 		sizes[i] = n
-		if n >= sizeCap && c.Conditions[0].Chain == nil {
+		if n >= sizeCap {
+			refine[i] = true
 			large++
 		}
 	}
-	// A page in write order is driven by the smallest clause, whose seqs it
-	// sorts (王 and 一诺: 9,469 and 1,527 matches). When several reached
-	// the cap, they are counted further, each only up to the smallest count
-	// so far, so that little more than twice the smallest is read. Not
-	// chains: counting one reads all its targets first.
-	if large >= 2 && len(q.Sort) == 0 {
-		best := refinedCap
-		for i, c := range q.Clauses {
-			if sizes[i] < sizeCap || c.Conditions[0].Chain != nil {
-				continue
-			}
-			n, err := r.clauseSize(ctx, q, c, now, best+1)
-			if err != nil {
-				return nil, err
-			}
-			sizes[i] = n
-			best = min(best, n)
+	if len(q.Sort) == 0 && large >= 2 {
+		if err := r.refineSizes(ctx, q, now, sizes, refine); err != nil {
+			return nil, err
 		}
 	}
 	return sizes, nil
 }
 
-// refinedCap bounds the second count of clauses that reached sizeCap.
+// refineSizes counts further the clauses marked in refine, which reached
+// sizeCap. A page in write order is driven by the smallest clause, whose seqs
+// it sorts (王 and 一诺: 9,469 and 1,527 matches), so the smallest must be
+// known, and no clause need be counted beyond it. Chains go first, each
+// counted once: every count reads their targets again. The others are
+// counted up to the smallest count known or, while none is, in rounds of
+// doubling limits, so that each is read little more than twice the smallest
+// count. A count that reaches its limit leaves the limit as its size.
+func (r reader) refineSizes(ctx context.Context, q *search.Query, now time.Time, sizes []int, refine []bool) error {
+	known := refinedCap + 1 // the smallest count known exactly
+	for i, n := range sizes {
+		if n >= 0 && !refine[i] {
+			known = min(known, n)
+		}
+	}
+	if known < sizeCap {
+		return nil // a clause below the cap is the smallest
+	}
+	var open []int
+	for i, c := range q.Clauses {
+		if !refine[i] {
+			continue
+		}
+		if c.Conditions[0].Chain == nil {
+			open = append(open, i)
+			continue
+		}
+		// One more than known: a chain as large loses to the clause known.
+		limit := known + 1
+		n, err := r.clauseSize(ctx, q.Types, c, now, limit)
+		if err != nil {
+			return err
+		}
+		if n >= limit || n > refinedCap {
+			sizes[i] = refinedCap + 1 // as large as the others, and slower to read
+			continue
+		}
+		sizes[i], known = n, n
+	}
+	for at := sizeCap; len(open) > 0 && at < min(known, refinedCap); {
+		if len(open) == 1 && known > refinedCap {
+			break // the smallest
+		}
+		next := min(2*at, refinedCap)
+		if known <= refinedCap {
+			next = known // a count reads no more than the clause holds
+		}
+		still := open[:0]
+		for _, i := range open {
+			n, err := r.clauseSize(ctx, q.Types, q.Clauses[i], now, next)
+			if err != nil {
+				return err
+			}
+			sizes[i] = n
+			if n < next {
+				known = min(known, n)
+			} else {
+				still = append(still, i)
+			}
+		}
+		open, at = still, next
+	}
+	return nil
+}
+
+// refinedCap bounds the further counting of clauses that reached sizeCap.
 const refinedCap = 20000
 
+// chainTargetCap bounds the counting of a chain's targets, beyond which the
+// chain is not counted further.
+const chainTargetCap = 4 * sizeCap
+
 // clauseSize counts the resources matching c, up to limit.
-func (r reader) clauseSize(ctx context.Context, q *search.Query, c search.Clause, now time.Time, limit int) (int, error) {
+func (r reader) clauseSize(ctx context.Context, types []string, c search.Clause, now time.Time, limit int) (int, error) {
 	sq := r.newQuery(now)
 	sq.counting = true
 	sq.w("SELECT count(*) FROM (")
-	if err := sq.driver(q.Types, c); err != nil {
+	if err := sq.driver(types, c); err != nil {
 		return 0, err
 	}
 	sq.w(" LIMIT ")
@@ -408,7 +480,7 @@ func (r reader) clauseSize(ctx context.Context, q *search.Query, c search.Clause
 	sq.w(") n")
 	n, err := r.count(ctx, sq.b.String(), sq.args)
 	if err != nil {
-		return 0, fmt.Errorf("store: search %v: size of %s: %w", q.Types, c.Key(), err)
+		return 0, fmt.Errorf("store: search %v: size of %s: %w", types, c.Key(), err)
 	}
 	return n, nil
 }
