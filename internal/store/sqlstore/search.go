@@ -335,9 +335,10 @@ func typicalSize(rank int) int {
 	return 4 * sizeCap
 }
 
-// clauseSizes counts, up to sizeCap, the resources matching each clause of q
-// that could drive it, when there are two or more such candidates: the
-// counts choose the driver. -1 marks the others.
+// clauseSizes counts the resources matching each clause of q that could
+// drive it, when there are two or more such candidates: the counts choose
+// the driver. Each is counted up to sizeCap, and further where a page in
+// write order needs to know the smallest. -1 marks the others.
 func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time) ([]int, error) {
 	sizes := make([]int, len(q.Clauses))
 	candidates := 0
@@ -354,86 +355,81 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 	if candidates+btoi(q.Compartment != nil) < 2 {
 		return nil, nil
 	}
-	// refine marks the clauses at the cap that are counted further.
-	refine := make([]bool, len(q.Clauses))
-	large := 0
+	// Values first: a chain is counted up to the smallest of them.
+	var chains []int
+	var open []int // counts that reached the cap
+	known := refinedCap + 1
 	for i, c := range q.Clauses {
 		if sizes[i] < 0 {
 			continue
 		}
 		if c.Conditions[0].Chain != nil {
-			// Counting a chain reads all its targets first: one with many
-			// (the 56,606 residents a town's health centre manages, not the
-			// 1,800 of a village clinic) is not counted but taken as large.
-			// It would read every reference to every target before its first
-			// seq, too: among large clauses, a value index drives better.
-			inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })
-			targets, err := r.clauseSize(ctx, []string{c.Conditions[0].Chain.Type}, inner, now, chainTargetCap)
-			if err != nil {
-				return nil, err
-			}
-			if targets >= chainTargetCap {
-				sizes[i] = refinedCap + 1
-				continue
-			}
+			chains = append(chains, i)
+			continue
 		}
 		n, err := r.clauseSize(ctx, q.Types, c, now, sizeCap)
 		if err != nil {
 			return nil, err
 		}
-		sizes[i] = n
-		if n >= sizeCap {
-			refine[i] = true
-			large++
+		if sizes[i] = n; n < sizeCap {
+			known = min(known, n)
+		} else {
+			open = append(open, i)
 		}
 	}
-	if len(q.Sort) == 0 && large >= 2 {
-		if err := r.refineSizes(ctx, q, now, sizes, refine); err != nil {
+	// A page in write order is driven by the smallest clause, whose seqs it
+	// sorts (王 and 一诺: 9,469 and 1,527 matches): it is counted exactly,
+	// and no clause beyond it. Other pages count up to sizeCap.
+	bound := refinedCap
+	if len(q.Sort) > 0 {
+		bound = sizeCap
+	}
+	for _, i := range chains {
+		c := q.Clauses[i]
+		// Counting a chain reads all its targets first: one with many (the
+		// 56,606 residents a town's health centre manages, not the 1,800 of
+		// a village clinic) is not counted but taken as large. It would read
+		// every reference to every target before its first seq, too: among
+		// large clauses, a value index drives better. One with few is
+		// counted once (each count reads the targets again), up to one more
+		// than the smallest known: as large, it loses to that clause.
+		inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })
+		targets, err := r.clauseSize(ctx, []string{c.Conditions[0].Chain.Type}, inner, now, chainTargetCap)
+		if err != nil {
+			return nil, err
+		}
+		if targets >= chainTargetCap {
+			sizes[i] = refinedCap + 1
+			continue
+		}
+		limit := min(known, bound) + 1
+		n, err := r.clauseSize(ctx, q.Types, c, now, limit)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case n > refinedCap:
+			sizes[i] = refinedCap + 1 // as large as the others, and slower to read
+		case n < limit:
+			sizes[i], known = n, min(known, n)
+		default:
+			sizes[i] = n
+		}
+	}
+	if len(q.Sort) == 0 {
+		if err := r.refineSizes(ctx, q, now, sizes, open, known); err != nil {
 			return nil, err
 		}
 	}
 	return sizes, nil
 }
 
-// refineSizes counts further the clauses marked in refine, which reached
-// sizeCap. A page in write order is driven by the smallest clause, whose seqs
-// it sorts (王 and 一诺: 9,469 and 1,527 matches), so the smallest must be
-// known, and no clause need be counted beyond it. Chains go first, each
-// counted once: every count reads their targets again. The others are
-// counted up to the smallest count known or, while none is, in rounds of
-// doubling limits, so that each is read little more than twice the smallest
-// count. A count that reaches its limit leaves the limit as its size.
-func (r reader) refineSizes(ctx context.Context, q *search.Query, now time.Time, sizes []int, refine []bool) error {
-	known := refinedCap + 1 // the smallest count known exactly
-	for i, n := range sizes {
-		if n >= 0 && !refine[i] {
-			known = min(known, n)
-		}
-	}
-	if known < sizeCap {
-		return nil // a clause below the cap is the smallest
-	}
-	var open []int
-	for i, c := range q.Clauses {
-		if !refine[i] {
-			continue
-		}
-		if c.Conditions[0].Chain == nil {
-			open = append(open, i)
-			continue
-		}
-		// One more than known: a chain as large loses to the clause known.
-		limit := known + 1
-		n, err := r.clauseSize(ctx, q.Types, c, now, limit)
-		if err != nil {
-			return err
-		}
-		if n >= limit || n > refinedCap {
-			sizes[i] = refinedCap + 1 // as large as the others, and slower to read
-			continue
-		}
-		sizes[i], known = n, n
-	}
+// refineSizes counts further the clauses open, which reached sizeCap, for a
+// page in write order: up to the smallest count known exactly or, while none
+// is, in rounds of doubling limits, so that each is read little more than
+// twice the smallest count, until the smallest is known. A count that
+// reaches its limit leaves the limit as its size.
+func (r reader) refineSizes(ctx context.Context, q *search.Query, now time.Time, sizes []int, open []int, known int) error {
 	for at := sizeCap; len(open) > 0 && at < min(known, refinedCap); {
 		if len(open) == 1 && known > refinedCap {
 			break // the smallest
