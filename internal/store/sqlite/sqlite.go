@@ -62,7 +62,8 @@ func Open(ctx context.Context, path string, opts store.Options) (*DB, error) {
 	}
 	q.Add("_pragma", "cache_size(-65536)")
 	q.Add("_pragma", "query_only(ON)")
-	read, err := openPool(path, q, "deferred", max(4, runtime.GOMAXPROCS(0)))
+	readConns := max(2, runtime.GOMAXPROCS(0))
+	read, err := openPool(path, q, "deferred", readConns)
 	if err != nil {
 		return nil, errors.Join(err, write.Close(), ckptDB.Close())
 	}
@@ -70,7 +71,8 @@ func Open(ctx context.Context, path string, opts store.Options) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s, err := sqlstore.Open(ctx, pool{read: read, write: write, ckpt: newCheckpointer(ckptDB, logger)}, &sqlstore.Dialect{
+	readers := pool{read: read, readSlots: make(chan struct{}, readConns), write: write, ckpt: newCheckpointer(ckptDB, logger)}
+	s, err := sqlstore.Open(ctx, readers, &sqlstore.Dialect{
 		// BEGIN IMMEDIATE already holds the database's write lock: LockRows is empty.
 		NextSeq: "SELECT coalesce(max(seq), 0) + 1 FROM resource_versions",
 		// A sample of each index is enough to choose between them, and keeps
@@ -109,11 +111,27 @@ func openPool(path string, q url.Values, txlock string, conns int) (*sql.DB, err
 // admits one writer at a time anyway.
 type pool struct {
 	read, write *sql.DB
-	ckpt        *checkpointer
+	// readSlots admits as many readers as read has connections, in the order
+	// they came: database/sql hands a freed connection to a random waiter,
+	// and under load some searches waited many times as long as others.
+	readSlots chan struct{}
+	ckpt      *checkpointer
 }
 
+// Read runs fn on one read connection.
 func (p pool) Read(ctx context.Context, fn func(sqlstore.Conn) error) error {
-	return fn(conn{p.read})
+	select {
+	case p.readSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("sqlite: waiting for a read connection: %w", ctx.Err())
+	}
+	defer func() { <-p.readSlots }()
+	c, err := p.read.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: read connection: %w", err)
+	}
+	defer c.Close()
+	return fn(conn{c})
 }
 
 func (p pool) Begin(ctx context.Context) (sqlstore.Tx, error) {
@@ -169,7 +187,7 @@ func (p pool) Close() error {
 	return errors.Join(err, p.ckpt.close())
 }
 
-// conn adapts *sql.DB and *sql.Tx to sqlstore.Conn.
+// conn adapts *sql.Conn and *sql.Tx to sqlstore.Conn.
 type conn struct {
 	c interface {
 		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

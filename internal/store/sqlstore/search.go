@@ -1442,6 +1442,18 @@ func (s *Store) Explain(ctx context.Context, q *search.Query) (sql string, args 
 	return sql, c.args, plan, nil
 }
 
+// Search runs q on one connection: a search waits for a connection once, not
+// once for each of its queries (sizes, count, page, includes).
+func (s *Store) Search(ctx context.Context, q *search.Query) (*store.SearchPage, error) {
+	var page *store.SearchPage
+	err := s.pool.Read(ctx, func(c Conn) error {
+		var err error
+		page, err = reader{d: s.d, run: func(_ context.Context, fn func(Conn) error) error { return fn(c) }}.Search(ctx, q)
+		return err
+	})
+	return page, err
+}
+
 // Search runs q as SQL over the index tables.
 func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage, error) {
 	now := time.Now()
