@@ -344,10 +344,7 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 	candidates := 0
 	for i, c := range q.Clauses {
 		sizes[i] = -1
-		// A _has reads every resource referring here that meets its inner
-		// values before it can count them: it is not counted, and so neither
-		// joins an intersection.
-		if clauseRank(c, q.Types) < noDriver && c.Conditions[0].Has == nil {
+		if clauseRank(c, q.Types) < noDriver {
 			sizes[i] = 0
 			candidates++
 		}
@@ -355,12 +352,35 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 	if candidates+btoi(q.Compartment != nil) < 2 {
 		return nil, nil
 	}
+	known := refinedCap + 1 // the smallest count known exactly
+	for i, c := range q.Clauses {
+		if sizes[i] < 0 || c.Conditions[0].Has == nil {
+			continue
+		}
+		// A _has reads every resource referring here that meets its inner
+		// values before it can count them. Those are counted instead: when
+		// they are few (a rare diagnosis), so are the resources they refer
+		// to, and the _has may drive. Otherwise it is not counted, and so
+		// neither joins an intersection.
+		sizes[i] = -1
+		has := c.Conditions[0].Has
+		inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })
+		if clauseRank(inner, []string{has.Type}) == noDriver {
+			continue
+		}
+		n, err := r.clauseSize(ctx, []string{has.Type}, inner, now, sizeCap)
+		if err != nil {
+			return nil, err
+		}
+		if n < sizeCap {
+			sizes[i], known = n, min(known, n)
+		}
+	}
 	// Values first: a chain is counted up to the smallest of them.
 	var chains []int
 	var open []int // counts that reached the cap
-	known := refinedCap + 1
 	for i, c := range q.Clauses {
-		if sizes[i] < 0 {
+		if sizes[i] < 0 || c.Conditions[0].Has != nil {
 			continue
 		}
 		if c.Conditions[0].Chain != nil {

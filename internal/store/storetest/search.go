@@ -359,3 +359,49 @@ func testWriteOrder(t *testing.T, s store.Store) {
 		})
 	}
 }
+
+// testRareHas checks a _has whose inner values are rare beside a clause with
+// many matches, where the few resources the _has names drive the search:
+// the answer is the same, in write order.
+func testRareHas(t *testing.T, s store.Store) {
+	const n = 1200 // more than the planner first counts
+	rare := map[int]bool{5: true, 700: true, 1100: true}
+	err := s.Tx(t.Context(), func(tx store.Tx) error {
+		for i := range n {
+			p := fhir.Resource{"resourceType": "Patient", "id": fmt.Sprintf("hx%d", i), "name": []any{map[string]any{"family": "hasfam"}}}
+			if _, _, err := tx.Put(t.Context(), p, store.Precondition{}); err != nil {
+				return err
+			}
+			code := "common"
+			if rare[i] {
+				code = "rare"
+			}
+			obs := fhir.Resource{"resourceType": "Observation", "id": fmt.Sprintf("hxo%d", i), "status": "final",
+				"code":    map[string]any{"coding": []any{map[string]any{"system": "urn:test", "code": code}}},
+				"subject": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i)}}
+			if _, _, err := tx.Put(t.Context(), obs, store.Precondition{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		params string
+		want   []string
+	}{
+		{"family=hasfam&_has:Observation:subject:code=urn:test|rare", []string{"Patient/hx5", "Patient/hx700", "Patient/hx1100"}},
+		{"family=hasfam&_has:Observation:subject:code=urn:test|rare&_count=2", []string{"Patient/hx5", "Patient/hx700"}},
+		{"family=nobody&_has:Observation:subject:code=urn:test|rare", nil},
+	} {
+		if got := keys(run(t, s, Query(t, "Patient", tc.params))); !slices.Equal(got, tc.want) {
+			t.Errorf("%s = %v, want %v", tc.params, got, tc.want)
+		}
+	}
+	page := run(t, s, Query(t, "Patient", "family=hasfam&_has:Observation:subject:code=urn:test|common&_total=accurate&_count=1"))
+	if page.Total != n-len(rare) {
+		t.Errorf("common: total %d, want %d", page.Total, n-len(rare))
+	}
+}

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Totals", testTotals},
 		{"LargeClauses", testLargeClauses},
 		{"WriteOrder", testWriteOrder},
+		{"RareHas", testRareHas},
 		{"TxRollback", testTxRollback},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
