@@ -352,48 +352,46 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 	if candidates+btoi(q.Compartment != nil) < 2 {
 		return nil, nil
 	}
-	known := refinedCap + 1 // the smallest count known exactly
+	// Counted together, in one statement: values and _has, then the
+	// targets of chains, then the chains, then each round of refineSizes.
+	var first, chains []int
+	var counts []sizeCount
 	for i, c := range q.Clauses {
-		if sizes[i] < 0 || c.Conditions[0].Has == nil {
-			continue
-		}
-		// A _has reads every resource referring here that meets its inner
-		// values before it can count them. Those are counted instead: when
-		// they are few (a rare diagnosis), so are the resources they refer
-		// to, and the _has may drive. Otherwise it is not counted, and so
-		// neither joins an intersection.
-		sizes[i] = -1
-		has := c.Conditions[0].Has
-		inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })
-		if clauseRank(inner, []string{has.Type}) == noDriver {
-			continue
-		}
-		n, err := r.clauseSize(ctx, []string{has.Type}, inner, now, sizeCap)
-		if err != nil {
-			return nil, err
-		}
-		if n < sizeCap {
-			sizes[i], known = n, min(known, n)
+		switch {
+		case sizes[i] < 0:
+		case c.Conditions[0].Chain != nil:
+			chains = append(chains, i)
+		case c.Conditions[0].Has != nil:
+			// A _has reads every resource referring here that meets its
+			// inner values before it can count them. Those are counted
+			// instead: when they are few (a rare diagnosis), so are the
+			// resources they refer to, and the _has may drive. Otherwise it
+			// is not counted, and so neither joins an intersection.
+			sizes[i] = -1
+			has := c.Conditions[0].Has
+			inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })
+			if clauseRank(inner, []string{has.Type}) < noDriver {
+				first = append(first, i)
+				counts = append(counts, sizeCount{[]string{has.Type}, inner, sizeCap})
+			}
+		default:
+			first = append(first, i)
+			counts = append(counts, sizeCount{q.Types, c, sizeCap})
 		}
 	}
-	// Values first: a chain is counted up to the smallest of them.
-	var chains []int
-	var open []int // counts that reached the cap
-	for i, c := range q.Clauses {
-		if sizes[i] < 0 || c.Conditions[0].Has != nil {
-			continue
-		}
-		if c.Conditions[0].Chain != nil {
-			chains = append(chains, i)
-			continue
-		}
-		n, err := r.clauseSize(ctx, q.Types, c, now, sizeCap)
-		if err != nil {
-			return nil, err
-		}
-		if sizes[i] = n; n < sizeCap {
-			known = min(known, n)
-		} else {
+	ns, err := r.countClauses(ctx, now, counts)
+	if err != nil {
+		return nil, err
+	}
+	known := refinedCap + 1 // the smallest count known exactly
+	var open []int          // values whose count reached the cap
+	for j, i := range first {
+		n := ns[j]
+		switch {
+		case n < sizeCap:
+			sizes[i], known = n, min(known, n)
+		case q.Clauses[i].Conditions[0].Has == nil:
+			sizes[i] = n
 			open = append(open, i)
 		}
 	}
@@ -404,36 +402,12 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 	if len(q.Sort) > 0 {
 		bound = sizeCap
 	}
+	if err := r.chainSizes(ctx, q, now, sizes, chains, min(known, bound)+1); err != nil {
+		return nil, err
+	}
 	for _, i := range chains {
-		c := q.Clauses[i]
-		// Counting a chain reads all its targets first: one with many (the
-		// 56,606 residents a town's health centre manages, not the 1,800 of
-		// a village clinic) is not counted but taken as large. It would read
-		// every reference to every target before its first seq, too: among
-		// large clauses, a value index drives better. One with few is
-		// counted once (each count reads the targets again), up to one more
-		// than the smallest known: as large, it loses to that clause.
-		inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })
-		targets, err := r.clauseSize(ctx, []string{c.Conditions[0].Chain.Type}, inner, now, chainTargetCap)
-		if err != nil {
-			return nil, err
-		}
-		if targets >= chainTargetCap {
-			sizes[i] = refinedCap + 1
-			continue
-		}
-		limit := min(known, bound) + 1
-		n, err := r.clauseSize(ctx, q.Types, c, now, limit)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case n > refinedCap:
-			sizes[i] = refinedCap + 1 // as large as the others, and slower to read
-		case n < limit:
-			sizes[i], known = n, min(known, n)
-		default:
-			sizes[i] = n
+		if sizes[i] <= min(known, bound) {
+			known = sizes[i]
 		}
 	}
 	if len(q.Sort) == 0 {
@@ -442,6 +416,48 @@ func (r reader) clauseSizes(ctx context.Context, q *search.Query, now time.Time)
 		}
 	}
 	return sizes, nil
+}
+
+// chainSizes counts the chains of q at chains up to limit. Counting a chain
+// reads all its targets first: one with many (the 56,606 residents a town's
+// health centre manages, not the 1,800 of a village clinic) is not counted
+// but taken as large. It would read every reference to every target before
+// its first seq, too: among large clauses, a value index drives better. One
+// with few is counted once (each count reads the targets again), up to one
+// more than the smallest count known: as large, it loses to that clause.
+func (r reader) chainSizes(ctx context.Context, q *search.Query, now time.Time, sizes []int, chains []int, limit int) error {
+	if len(chains) == 0 {
+		return nil
+	}
+	counts := make([]sizeCount, len(chains))
+	for j, i := range chains {
+		c := q.Clauses[i]
+		inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })
+		counts[j] = sizeCount{[]string{c.Conditions[0].Chain.Type}, inner, chainTargetCap}
+	}
+	targets, err := r.countClauses(ctx, now, counts)
+	if err != nil {
+		return err
+	}
+	var few []int
+	counts = counts[:0]
+	for j, i := range chains {
+		sizes[i] = refinedCap + 1 // as large as the others, and slower to read
+		if targets[j] < chainTargetCap {
+			few = append(few, i)
+			counts = append(counts, sizeCount{q.Types, q.Clauses[i], limit})
+		}
+	}
+	ns, err := r.countClauses(ctx, now, counts)
+	if err != nil {
+		return err
+	}
+	for j, i := range few {
+		if ns[j] <= refinedCap {
+			sizes[i] = ns[j]
+		}
+	}
+	return nil
 }
 
 // refineSizes counts further the clauses open, which reached sizeCap, for a
@@ -458,15 +474,19 @@ func (r reader) refineSizes(ctx context.Context, q *search.Query, now time.Time,
 		if known <= refinedCap {
 			next = known // a count reads no more than the clause holds
 		}
+		counts := make([]sizeCount, len(open))
+		for j, i := range open {
+			counts[j] = sizeCount{q.Types, q.Clauses[i], next}
+		}
+		ns, err := r.countClauses(ctx, now, counts)
+		if err != nil {
+			return err
+		}
 		still := open[:0]
-		for _, i := range open {
-			n, err := r.clauseSize(ctx, q.Types, q.Clauses[i], now, next)
-			if err != nil {
-				return err
-			}
-			sizes[i] = n
-			if n < next {
-				known = min(known, n)
+		for j, i := range open {
+			sizes[i] = ns[j]
+			if ns[j] < next {
+				known = min(known, ns[j])
 			} else {
 				still = append(still, i)
 			}
@@ -483,22 +503,49 @@ const refinedCap = 20000
 // chain is not counted further.
 const chainTargetCap = 4 * sizeCap
 
-// clauseSize counts the resources matching c, up to limit.
-func (r reader) clauseSize(ctx context.Context, types []string, c search.Clause, now time.Time, limit int) (int, error) {
+// sizeCount asks for the number of resources of types matching c, up to
+// limit.
+type sizeCount struct {
+	types []string
+	c     search.Clause
+	limit int
+}
+
+// countClauses answers counts in one statement: a round trip and a
+// statement's preparation for all.
+func (r reader) countClauses(ctx context.Context, now time.Time, counts []sizeCount) ([]int, error) {
+	if len(counts) == 0 {
+		return nil, nil
+	}
 	sq := r.newQuery(now)
-	sq.counting = true
-	sq.w("SELECT count(*) FROM (")
-	if err := sq.driver(types, c); err != nil {
-		return 0, err
+	sq.w("SELECT ")
+	for j, n := range counts {
+		if j > 0 {
+			sq.w(", ")
+		}
+		sq.counting = true
+		sq.w("(SELECT count(*) FROM (")
+		if err := sq.driver(n.types, n.c); err != nil {
+			return nil, err
+		}
+		sq.w(" LIMIT ")
+		sq.arg(n.limit)
+		sq.w(") ", sq.newAlias("n"), ")")
 	}
-	sq.w(" LIMIT ")
-	sq.arg(limit)
-	sq.w(") n")
-	n, err := r.count(ctx, sq.b.String(), sq.args)
+	ns := make([]int, len(counts))
+	ptrs := make([]any, len(counts))
+	for j := range ns {
+		ptrs[j] = &ns[j]
+	}
+	err := r.query(ctx, sq.b.String(), sq.args, func(rows Rows) error { return rows.Scan(ptrs...) })
 	if err != nil {
-		return 0, fmt.Errorf("store: search %v: size of %s: %w", types, c.Key(), err)
+		keys := make([]string, len(counts))
+		for j, n := range counts {
+			keys[j] = n.c.Key()
+		}
+		return nil, fmt.Errorf("store: search: sizes of %s: %w", strings.Join(keys, ", "), err)
 	}
-	return n, nil
+	return ns, nil
 }
 
 func btoi(b bool) int {
