@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -84,12 +83,6 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) error {
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	if strings.HasPrefix(query, estimate) {
-		// Sent with its values inline, the search is planned for them, not
-		// as the generic plan that runs it (plan_cache_mode): the estimate
-		// is the planner's count of its matches.
-		args = append([]any{pgx.QueryExecModeSimpleProtocol}, args...)
-	}
 	r, err := c.c.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err

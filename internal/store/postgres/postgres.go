@@ -42,15 +42,6 @@ func Open(ctx context.Context, url string, opts store.Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
 	}
-	// The store writes the shape of every search's plan itself (which
-	// clause drives, what probes it), and planning each execution anew for
-	// its values cost as much as running it (the page of a two-name search:
-	// 1.8 ms to plan, 2.1 ms to run; a search runs up to five statements). A
-	// prepared statement's generic plan is made once per connection. The URL
-	// may set another mode.
-	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	}
 	p, err := newPool(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -71,7 +62,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*DB, error) {
 		KeyLock:        "SELECT pg_advisory_xact_lock(hashtext(?))",
 		Retryable:      retryable,
 		Analyze:        []string{"ANALYZE"},
-		Estimate:       estimate,
+		Estimate:       "EXPLAIN (FORMAT JSON) ",
 		Explain:        "EXPLAIN (COSTS OFF) ",
 		ExplainColumns: 1,
 		Migrations:     migrations,
@@ -82,9 +73,6 @@ func Open(ctx context.Context, url string, opts store.Options) (*DB, error) {
 	}
 	return &DB{s}, nil
 }
-
-// estimate begins the statement whose plan estimates a search's total.
-const estimate = "EXPLAIN (FORMAT JSON) "
 
 // retryable: serialisation failure, deadlock, and a unique violation, which only
 // the engine's inserts can raise and only when another transaction created the

@@ -77,7 +77,7 @@ func sortTerms(h string, q *search.Query) ([]sortTerm, error) {
 				s.w("(SELECT ", agg, "(", x, ".", col, ") FROM ", indexTables[kind].name, " ", x, " WHERE ")
 				s.rowsOf(x, s.seqOf(h))
 				s.w(" AND ", x, ".param = ")
-				s.arg(code)
+				s.name(code)
 				s.w(")")
 			},
 			desc: k.Descending, nullable: true,

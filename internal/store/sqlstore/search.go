@@ -138,6 +138,33 @@ func (s *sqlQuery) arg(v any) {
 	s.args = append(s.args, v)
 }
 
+// name writes a resource type or parameter code as a literal, not a
+// placeholder: they decide which rows a statement reads, and a plan made
+// without the values (a generic plan PostgreSQL may choose for a prepared
+// statement it ran five times) then still knows them.
+// Types and codes are checked against the definitions before they get here;
+// quoting makes any text safe all the same.
+func (s *sqlQuery) name(v string) {
+	s.b.WriteString("'" + strings.ReplaceAll(v, "'", "''") + "'")
+}
+
+// names writes "col = 'a'" or "col IN ('a', …)" for type or parameter names.
+func (s *sqlQuery) names(col string, vals []string) {
+	if len(vals) == 1 {
+		s.w(col, " = ")
+		s.name(vals[0])
+		return
+	}
+	s.w(col, " IN (")
+	for i, v := range vals {
+		if i > 0 {
+			s.w(", ")
+		}
+		s.name(v)
+	}
+	s.w(")")
+}
+
 // list writes ?, ?, … for vals.
 func (s *sqlQuery) list(vals ...string) {
 	for i, v := range vals {
@@ -291,7 +318,7 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 	}
 	if len(types) > 0 {
 		s.w(" AND ")
-		s.in(h+".type", types)
+		s.names(h+".type", types)
 	}
 	if comp != nil && (drive >= 0 || byID || best == noDriver) {
 		s.w(" AND ")
@@ -633,7 +660,7 @@ func (s *sqlQuery) driver(types []string, c search.Clause) error {
 	case first.Has != nil:
 		h := s.newAlias("h")
 		s.w("SELECT ", h, ".seq AS seq FROM resources ", h, " WHERE ", h, ".type = ")
-		s.arg(types[0])
+		s.name(types[0])
 		s.w(" AND ", h, ".id IN (")
 		if err := s.hasIDs(types, c); err != nil {
 			return err
@@ -666,7 +693,7 @@ func (s *sqlQuery) valueRows(x string, kind search.Kind, types []string, c searc
 	s.w(" FROM ", indexTables[kind].name, " ", x, " WHERE ", x, ".grp >= 0 AND ")
 	s.typeIn(x, types)
 	s.w(" AND ", x, ".param = ")
-	s.arg(c.Conditions[0].Param.Code)
+	s.name(c.Conditions[0].Param.Code)
 	return s.values(x, kind, c)
 }
 
@@ -721,7 +748,7 @@ func (s *sqlQuery) firstRow(d string, c search.Clause) error {
 	y := s.indexAlias("y")
 	s.w("NOT EXISTS (SELECT 1 FROM ", table, " ", y, " WHERE ", y, ".k >= (", d, ".seq << ",
 		strconv.Itoa(rowKeyBits), ") AND ", y, ".k < ", d, ".ord AND ", y, ".grp >= 0 AND ", y, ".param = ")
-	s.arg(first.Param.Code)
+	s.name(first.Param.Code)
 	if err := s.values(y, kind, c); err != nil {
 		return err
 	}
@@ -761,9 +788,9 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 			s.w(" JOIN resources ", t, " ON ", t, ".seq = ", s.seqOf(r))
 		}
 		s.w(" WHERE ", r, ".grp >= 0 AND ", r, ".ref_id = ", h, ".id AND ", r, ".ref_type = ", h, ".type AND ", r, ".type = ")
-		s.arg(hs.Type)
+		s.name(hs.Type)
 		s.w(" AND ", r, ".param = ")
-		s.arg(hs.Param.Code)
+		s.name(hs.Param.Code)
 		s.w(" AND ")
 		if err := s.probe(t, []string{hs.Type}, inner); err != nil {
 			return err
@@ -779,9 +806,9 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		s.w("EXISTS (SELECT 1 FROM idx_reference ", r, " CROSS JOIN resources ", t, " WHERE ")
 		s.rowsOf(r, s.seqOf(h))
 		s.w(" AND ", t, ".type = ", r, ".ref_type AND ", t, ".id = ", r, ".ref_id AND ", r, ".param = ")
-		s.arg(first.Param.Code)
+		s.name(first.Param.Code)
 		s.w(" AND ", r, ".ref_type = ")
-		s.arg(first.Chain.Type)
+		s.name(first.Chain.Type)
 		s.w(" AND NOT ", t, ".deleted AND ")
 		if err := s.probe(t, []string{first.Chain.Type}, innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })); err != nil {
 			return err
@@ -840,7 +867,7 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		s.w("EXISTS (SELECT 1 FROM ", indexTables[kind].name, " ", x, " WHERE ")
 		s.rowsOf(x, s.seqOf(h))
 		s.w(" AND ", x, ".param = ")
-		s.arg(first.Param.Code)
+		s.name(first.Param.Code)
 		s.w(")")
 		return nil
 	}
@@ -853,7 +880,7 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 	s.w("EXISTS (SELECT 1 FROM ", indexTables[kind].name, " ", x, " WHERE ")
 	s.rowsOf(x, s.seqOf(h))
 	s.w(" AND ", x, ".param = ")
-	s.arg(first.Param.Code)
+	s.name(first.Param.Code)
 	if err := s.values(x, kind, c); err != nil {
 		return err
 	}
@@ -867,7 +894,7 @@ func (s *sqlQuery) compartmentSeqs(c *search.Compartment) {
 	s.w("SELECT DISTINCT ", s.seqOf(r), " AS seq FROM idx_reference ", r, " WHERE ", r, ".grp >= 0 AND ", r, ".ref_id = ")
 	s.arg(c.ID)
 	s.w(" AND ", r, ".ref_type = ")
-	s.arg(c.Code)
+	s.name(c.Code)
 	s.compartmentParams(r, c)
 }
 
@@ -879,7 +906,7 @@ func (s *sqlQuery) compartmentProbe(h string, c *search.Compartment) {
 	s.w(" AND ", r, ".ref_id = ")
 	s.arg(c.ID)
 	s.w(" AND ", r, ".ref_type = ")
-	s.arg(c.Code)
+	s.name(c.Code)
 	s.compartmentParams(r, c)
 	s.w(")")
 }
@@ -902,9 +929,9 @@ func (s *sqlQuery) compartmentParams(r string, c *search.Compartment) {
 			s.w(" OR ")
 		}
 		s.w("(", r, ".type = ")
-		s.arg(t)
+		s.name(t)
 		s.w(" AND ")
-		s.in(r+".param", c.Params[t])
+		s.names(r+".param", c.Params[t])
 		s.w(")")
 	}
 	s.w(")")
@@ -916,7 +943,7 @@ func (s *sqlQuery) typeIn(x string, types []string) {
 		s.w("1 = 1")
 		return
 	}
-	s.in(x+".type", types)
+	s.names(x+".type", types)
 }
 
 func kindOf(sp *spec.SearchParam) (search.Kind, error) {
@@ -1251,7 +1278,7 @@ func (s *sqlQuery) composite(h string, types []string, c search.Clause) error {
 		s.w(" JOIN ", indexTables[kinds[i]].name, " ", a, " ON ")
 		s.rowsOf(a, s.seqOf(c0))
 		s.w(" AND ", a, ".grp = -", c0, ".grp AND ", a, ".param = ")
-		s.arg(componentParam(first.Param.Code, i))
+		s.name(componentParam(first.Param.Code, i))
 	}
 	if h != "" {
 		s.w(" WHERE ")
@@ -1262,7 +1289,7 @@ func (s *sqlQuery) composite(h string, types []string, c search.Clause) error {
 		s.typeIn(c0, types)
 	}
 	s.w(" AND ", c0, ".param = ")
-	s.arg(componentParam(first.Param.Code, 0))
+	s.name(componentParam(first.Param.Code, 0))
 	s.w(" AND (")
 	for j := range c.Conditions {
 		if j > 0 {
@@ -1387,9 +1414,9 @@ func innerClause(c search.Clause, inner func(*search.Condition) search.Condition
 func (s *sqlQuery) chainTail(r string, c search.Clause) error {
 	first := &c.Conditions[0]
 	s.w(" AND ", r, ".param = ")
-	s.arg(first.Param.Code)
+	s.name(first.Param.Code)
 	s.w(" AND ", r, ".ref_type = ")
-	s.arg(first.Chain.Type)
+	s.name(first.Chain.Type)
 	inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })
 	t := s.newAlias("h")
 	s.w(" AND ", r, ".ref_id IN (SELECT ", t, ".id")
@@ -1420,12 +1447,12 @@ func (s *sqlQuery) hasIDs(types []string, c search.Clause) error {
 	s.w(") ", q, " CROSS JOIN idx_reference ", r, " WHERE ")
 	s.rowsOf(r, q+".seq")
 	s.w(" AND ", r, ".grp >= 0 AND ", r, ".type = ")
-	s.arg(hs.Type)
+	s.name(hs.Type)
 	s.w(" AND ", r, ".param = ")
-	s.arg(hs.Param.Code)
+	s.name(hs.Param.Code)
 	if len(types) == 1 {
 		s.w(" AND ", r, ".ref_type = ")
-		s.arg(types[0])
+		s.name(types[0])
 	}
 	return nil
 }
@@ -1657,13 +1684,13 @@ func (r reader) include(ctx context.Context, in search.Include, from []store.Res
 	c.rowsOfSeqs("", seqs)
 	if in.Param != nil {
 		c.w(" AND param = ")
-		c.arg(in.Param.Code)
+		c.name(in.Param.Code)
 	} else {
 		c.w(" AND grp = 0") // every reference parameter, not composite components
 	}
 	if in.TargetType != "" {
 		c.w(" AND ref_type = ")
-		c.arg(in.TargetType)
+		c.name(in.TargetType)
 	} else {
 		c.w(" AND ref_type <> ''")
 	}
@@ -1704,14 +1731,14 @@ func (r reader) revInclude(ctx context.Context, in search.Include, from []store.
 			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.seq IN (SELECT ", c.seqOf(x), " FROM idx_reference ", x, " WHERE ", x, ".grp >= 0 AND ")
 			c.in(x+".ref_id", ids)
 			c.w(" AND ", x, ".ref_type = ")
-			c.arg(typ)
+			c.name(typ)
 			if in.SourceType != "" {
 				c.w(" AND ", x, ".type = ")
-				c.arg(in.SourceType)
+				c.name(in.SourceType)
 			}
 			if in.Param != nil {
 				c.w(" AND ", x, ".param = ")
-				c.arg(in.Param.Code)
+				c.name(in.Param.Code)
 			} else {
 				c.w(" AND ", x, ".grp = 0")
 			}
@@ -1740,7 +1767,7 @@ func (r reader) heads(ctx context.Context, ids map[string][]string) ([]store.Res
 		for chunk := range slices.Chunk(ids[typ], rowsPerInsert) {
 			c := r.newQuery(time.Time{})
 			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.type = ")
-			c.arg(typ)
+			c.name(typ)
 			c.w(" AND ")
 			c.in("h.id", chunk)
 			c.w(" ORDER BY h.id")
