@@ -148,33 +148,6 @@ func (s *sqlQuery) name(v string) {
 	s.b.WriteString("'" + strings.ReplaceAll(v, "'", "''") + "'")
 }
 
-// names writes "col = 'a'" or "col IN ('a', …)" for type or parameter names.
-func (s *sqlQuery) names(col string, vals []string) {
-	if len(vals) == 1 {
-		s.w(col, " = ")
-		s.name(vals[0])
-		return
-	}
-	s.w(col, " IN (")
-	for i, v := range vals {
-		if i > 0 {
-			s.w(", ")
-		}
-		s.name(v)
-	}
-	s.w(")")
-}
-
-// list writes ?, ?, … for vals.
-func (s *sqlQuery) list(vals ...string) {
-	for i, v := range vals {
-		if i > 0 {
-			s.b.WriteString(", ")
-		}
-		s.arg(v)
-	}
-}
-
 // newAlias names a table or subquery alias unique within the statement.
 func (s *sqlQuery) newAlias(prefix string) string {
 	s.alias++
@@ -183,13 +156,28 @@ func (s *sqlQuery) newAlias(prefix string) string {
 
 // in writes "col = ?" or "col IN (?, …)".
 func (s *sqlQuery) in(col string, vals []string) {
+	s.oneOf(col, vals, func(v string) { s.arg(v) })
+}
+
+// names writes "col = 'a'" or "col IN ('a', …)" for type or parameter names.
+func (s *sqlQuery) names(col string, vals []string) {
+	s.oneOf(col, vals, s.name)
+}
+
+// oneOf writes "col = v" or "col IN (v, …)", each v written by write.
+func (s *sqlQuery) oneOf(col string, vals []string, write func(string)) {
 	if len(vals) == 1 {
 		s.w(col, " = ")
-		s.arg(vals[0])
+		write(vals[0])
 		return
 	}
 	s.w(col, " IN (")
-	s.list(vals...)
+	for i, v := range vals {
+		if i > 0 {
+			s.w(", ")
+		}
+		write(v)
+	}
 	s.w(")")
 }
 
