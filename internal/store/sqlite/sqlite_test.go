@@ -38,7 +38,11 @@ func TestStore(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hip.db")
-	for _, want := range []int{4, 0} {
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations: %v %v", files, err)
+	}
+	for _, want := range []int{len(files), 0} {
 		db, err := sqlite.Open(t.Context(), path, storetest.Options(t))
 		if err != nil {
 			t.Fatal(err)
@@ -193,7 +197,7 @@ func TestRowKeysMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer migrated.Close()
-	if got := migrated.AppliedMigrations(); !slices.Equal(got, []string{"0003_row_keys.sql", "0004_type_seq.sql"}) {
+	if got := migrated.AppliedMigrations(); len(got) < 2 || !slices.Equal(got[:2], []string{"0003_row_keys.sql", "0004_type_seq.sql"}) {
 		t.Fatalf("AppliedMigrations() = %v", got)
 	}
 	dump := func(path string) map[string][]string {

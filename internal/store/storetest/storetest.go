@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ConcurrentCreateSameID", testConcurrentCreateSameID},
 		{"LateWriterStaysNewest", testLateWriterStaysNewest},
+		{"Accounts", testAccounts},
+		{"AuditLog", testAuditLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
