@@ -16,6 +16,10 @@ type Accounts interface {
 	Account(ctx context.Context, kind, name string) ([]byte, error)
 	// Accounts lists the records of a kind in name order.
 	Accounts(ctx context.Context, kind string) ([]AccountRecord, error)
+	// DeleteAccount removes the record and reports whether it was there; of
+	// two concurrent deletes of one record only one sees it (single-use
+	// records such as authorisation codes rely on that).
+	DeleteAccount(ctx context.Context, kind, name string) (bool, error)
 }
 
 // AccountRecord is one record of Accounts.

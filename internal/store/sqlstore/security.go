@@ -59,6 +59,23 @@ func (s *Store) Accounts(ctx context.Context, kind string) ([]store.AccountRecor
 	return list, nil
 }
 
+// DeleteAccount deletes a record; the DELETE's row count tells which of two
+// concurrent deletes removed it.
+func (s *Store) DeleteAccount(ctx context.Context, kind, name string) (bool, error) {
+	deleted := false
+	err := s.inTx(ctx, func(c Conn) error {
+		return queryConn(ctx, c, s.d.rebind("DELETE FROM accounts WHERE kind = ? AND name = ? RETURNING name"), []any{kind, name},
+			func(rows Rows) error {
+				deleted = true
+				return nil
+			})
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: delete %s %q: %w", kind, name, err)
+	}
+	return deleted, nil
+}
+
 // auditLockKey serialises appends to the trail across processes (PostgreSQL);
 // SQLite's write transaction holds the database already.
 const auditLockKey = "hip:audit_log"

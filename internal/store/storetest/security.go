@@ -49,6 +49,33 @@ func testAccounts(t *testing.T, s store.Store) {
 	if err != nil || len(clients) != 1 || string(clients[0].Body) != `{"client":true}` {
 		t.Errorf("Accounts(client) = %v, %v", clients, err)
 	}
+
+	// Of concurrent deletes of one record exactly one removes it.
+	if err := s.PutAccount(ctx, "code", "once", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	removed := 0
+	for range 8 {
+		wg.Go(func() {
+			ok, err := s.DeleteAccount(ctx, "code", "once")
+			if err != nil {
+				t.Errorf("DeleteAccount: %v", err)
+			}
+			if ok {
+				mu.Lock()
+				removed++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if removed != 1 {
+		t.Errorf("%d concurrent deletes removed the record, want 1", removed)
+	}
+	_, err = s.Account(ctx, "code", "once")
+	wantCode(t, err, fhir.NotFound)
 }
 
 // chainAudit numbers entries after lastSeq and hashes each over its
