@@ -46,6 +46,41 @@ type Query struct {
 	Elements   []string
 	Include    []Include
 	RevInclude []Include
+
+	// Access, when set, limits what the search reads to what its caller may
+	// see. It is not part of the query string: the authorisation policy sets
+	// it on every search a request makes.
+	Access *Access
+}
+
+// Access limits a search to what its caller may see. Every resource the
+// search reads — its matches, the targets of its chains, the referrers of
+// its _has, the resources it includes — must be of a readable type and meet
+// that type's clauses, so that neither the results nor which resources
+// match can tell anything about the rest.
+type Access struct {
+	// Types maps each readable type to the clauses (ANDed) its resources must
+	// meet; none: every resource of the type.
+	Types map[string][]Clause
+	// Others makes every type that Types does not name readable, under the
+	// Default clauses.
+	Others  bool
+	Default []Clause
+}
+
+// For returns the clauses a resource of typ must meet, and false when the
+// type cannot be read at all. A nil Access reads everything.
+func (a *Access) For(typ string) ([]Clause, bool) {
+	if a == nil {
+		return nil, true
+	}
+	if c, ok := a.Types[typ]; ok {
+		return c, true
+	}
+	if a.Others {
+		return a.Default, true
+	}
+	return nil, false
 }
 
 // Compartment names a compartment instance. The parameters linking each type to
@@ -371,6 +406,15 @@ func (c *Condition) key() string {
 		return c.Param.Code + ":" + string(c.Modifier)
 	}
 	return c.Param.Code
+}
+
+// String writes the clause as a search parameter: name=value,value.
+func (c *Clause) String() string {
+	raws := make([]string, len(c.Conditions))
+	for i := range c.Conditions {
+		raws[i] = c.Conditions[i].raw()
+	}
+	return c.Key() + "=" + strings.Join(raws, ",")
 }
 
 // raw is the value text of the innermost condition of a chain or _has.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/store"
 )
 
@@ -28,6 +29,8 @@ const headJoin = " FROM resources h JOIN resource_versions v ON v.type = h.type 
 type reader struct {
 	d   *Dialect
 	run func(ctx context.Context, fn func(Conn) error) error
+	// access is the limit of the search being run (search.Query.Access).
+	access *search.Access
 }
 
 // query runs q and hands each row to scan.

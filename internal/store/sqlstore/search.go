@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,11 +52,90 @@ type sqlQuery struct {
 	seqOrder  int
 	seqSource string
 	streamed  bool // the driver streams from its index (streamDriver)
+	// access limits the resources of chains, _has and includes (the
+	// matches' own limits are among the search's clauses: withAccess).
+	access *search.Access
 }
 
 // newQuery begins a query of r's dialect.
 func (r reader) newQuery(now time.Time) *sqlQuery {
-	return &sqlQuery{now: now, rowKeys: r.d.RowKeys}
+	return &sqlQuery{now: now, rowKeys: r.d.RowKeys, access: r.access}
+}
+
+// restriction returns the clauses every resource of typ that the query
+// reads must meet, or a Forbidden error when the caller may not read the
+// type at all.
+func (s *sqlQuery) restriction(typ string) ([]search.Clause, error) {
+	clauses, ok := s.access.For(typ)
+	if !ok {
+		return nil, fhir.Errorf(fhir.Forbidden, "this search reads %s resources, which you may not read", typ)
+	}
+	return clauses, nil
+}
+
+// restrictedProbe writes " AND " and a test of head h, of type typ, against
+// each of the type's access clauses.
+func (s *sqlQuery) restrictedProbe(h, typ string) error {
+	clauses, err := s.restriction(typ)
+	if err != nil {
+		return err
+	}
+	for _, c := range clauses {
+		s.w(" AND ")
+		if err := s.probe(h, []string{typ}, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withAccess returns q with the access clauses of its types added to its
+// own, so that the planner may drive by them (a resident's own records are
+// few), and the types of a system search narrowed to the readable ones.
+// Types with different limits cannot be searched together.
+func withAccess(q *search.Query) (*search.Query, error) {
+	a := q.Access
+	if a == nil {
+		return q, nil
+	}
+	types := q.Types
+	if len(types) == 0 && !a.Others {
+		types = slices.Sorted(maps.Keys(a.Types))
+		if len(types) == 0 {
+			return nil, fhir.Errorf(fhir.Forbidden, "you may not search any resource type")
+		}
+	}
+	common, ok := a.Default, a.Others
+	if len(types) > 0 {
+		common, ok = a.For(types[0])
+	} else {
+		for _, c := range a.Types {
+			if !sameClauses(c, a.Default) {
+				ok = false
+			}
+		}
+		if !ok {
+			return nil, fhir.Errorf(fhir.Forbidden, "your access differs between resource types: name the types to search with _type")
+		}
+	}
+	for _, t := range types {
+		c, readable := a.For(t)
+		if !readable {
+			return nil, fhir.Errorf(fhir.Forbidden, "you may not search %s resources", t)
+		}
+		if !sameClauses(c, common) {
+			return nil, fhir.Errorf(fhir.Forbidden, "your access differs between %s and %s: search one type at a time", types[0], t)
+		}
+	}
+	out := *q
+	out.Types = types
+	out.Clauses = append(slices.Clone(q.Clauses), common...)
+	slices.SortStableFunc(out.Clauses, func(x, y search.Clause) int { return strings.Compare(x.Key(), y.Key()) })
+	return &out, nil
+}
+
+func sameClauses(a, b []search.Clause) bool {
+	return slices.EqualFunc(a, b, func(x, y search.Clause) bool { return x.String() == y.String() })
 }
 
 // indexAlias returns a new alias for a row of an index table.
@@ -768,9 +848,13 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		// each probed for the inner values.
 		hs := first.Has
 		inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })
+		limits, err := s.restriction(hs.Type)
+		if err != nil {
+			return err
+		}
 		r, t := s.indexAlias("r"), s.newAlias("h")
 		s.w("EXISTS (SELECT 1 FROM idx_reference ", r)
-		if probesBySeq(inner) {
+		if probesBySeq(inner) && !slices.ContainsFunc(limits, func(c search.Clause) bool { return !probesBySeq(c) }) {
 			t = r // the referring resource's rows are found by its seq alone
 		} else {
 			s.w(" JOIN resources ", t, " ON ", t, ".seq = ", s.seqOf(r))
@@ -781,6 +865,9 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		s.name(hs.Param.Code)
 		s.w(" AND ")
 		if err := s.probe(t, []string{hs.Type}, inner); err != nil {
+			return err
+		}
+		if err := s.restrictedProbe(t, hs.Type); err != nil {
 			return err
 		}
 		s.w(")")
@@ -799,6 +886,9 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		s.name(first.Chain.Type)
 		s.w(" AND NOT ", t, ".deleted AND ")
 		if err := s.probe(t, []string{first.Chain.Type}, innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })); err != nil {
+			return err
+		}
+		if err := s.restrictedProbe(t, first.Chain.Type); err != nil {
 			return err
 		}
 		s.w(")")
@@ -1406,9 +1496,13 @@ func (s *sqlQuery) chainTail(r string, c search.Clause) error {
 	s.w(" AND ", r, ".ref_type = ")
 	s.name(first.Chain.Type)
 	inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })
+	limits, err := s.restriction(first.Chain.Type)
+	if err != nil {
+		return err
+	}
 	t := s.newAlias("h")
 	s.w(" AND ", r, ".ref_id IN (SELECT ", t, ".id")
-	if err := s.selectFrom(t, []string{first.Chain.Type}, []search.Clause{inner}, nil, "", nil); err != nil {
+	if err := s.selectFrom(t, []string{first.Chain.Type}, append([]search.Clause{inner}, limits...), nil, "", nil); err != nil {
 		return err
 	}
 	s.w(")")
@@ -1421,6 +1515,10 @@ func (s *sqlQuery) chainTail(r string, c search.Clause) error {
 func (s *sqlQuery) hasIDs(types []string, c search.Clause) error {
 	hs := c.Conditions[0].Has
 	inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })
+	limits, err := s.restriction(hs.Type)
+	if err != nil {
+		return err
+	}
 	r, t, q := s.indexAlias("r"), s.newAlias("h"), s.newAlias("q")
 	if len(types) == 1 {
 		s.w("SELECT ", r, ".ref_id")
@@ -1429,7 +1527,7 @@ func (s *sqlQuery) hasIDs(types []string, c search.Clause) error {
 	}
 	// From the referring resources to their reference rows.
 	s.w(" FROM (SELECT ", t, ".seq AS seq")
-	if err := s.selectFrom(t, []string{hs.Type}, []search.Clause{inner}, nil, "", nil); err != nil {
+	if err := s.selectFrom(t, []string{hs.Type}, append([]search.Clause{inner}, limits...), nil, "", nil); err != nil {
 		return err
 	}
 	s.w(") ", q, " CROSS JOIN idx_reference ", r, " WHERE ")
@@ -1475,16 +1573,21 @@ func sortColumn(k search.Kind, desc bool) (col, agg string) {
 // database's plan for it, for docs/search.md and for operators asking why a
 // search is slow.
 func (s *Store) Explain(ctx context.Context, q *search.Query) (sql string, args []any, plan []string, err error) {
+	if q, err = withAccess(q); err != nil {
+		return "", nil, nil, err
+	}
+	rd := s.reader
+	rd.access = q.Access
 	terms, err := sortTerms("h", q)
 	if err != nil {
 		return "", nil, nil, err
 	}
 	now := time.Now()
-	sizes, err := s.clauseSizes(ctx, q, now)
+	sizes, err := rd.clauseSizes(ctx, q, now)
 	if err != nil {
 		return "", nil, nil, err
 	}
-	c, err := s.pageQuery(q, terms, nil, pageSize(q.Count), now, sizes)
+	c, err := rd.pageQuery(q, terms, nil, pageSize(q.Count), now, sizes)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -1536,6 +1639,11 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 
 // Search runs q as SQL over the index tables.
 func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage, error) {
+	q, err := withAccess(q)
+	if err != nil {
+		return nil, err
+	}
+	r.access = q.Access
 	now := time.Now()
 	page := &store.SearchPage{Total: -1}
 	sizes, err := r.clauseSizes(ctx, q, now)
@@ -1711,12 +1819,13 @@ func (r reader) revInclude(ctx context.Context, in search.Include, from []store.
 			}
 		}
 	})
-	var out []store.Resource
+	referrers := map[string][]string{}
+	n := 0
 	for _, typ := range types {
 		for ids := range slices.Chunk(byType[typ], rowsPerInsert) {
 			c := r.newQuery(time.Time{})
 			x := c.indexAlias("r")
-			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.seq IN (SELECT ", c.seqOf(x), " FROM idx_reference ", x, " WHERE ", x, ".grp >= 0 AND ")
+			c.w("SELECT DISTINCT h.type, h.id FROM resources h WHERE NOT h.deleted AND h.seq IN (SELECT ", c.seqOf(x), " FROM idx_reference ", x, " WHERE ", x, ".grp >= 0 AND ")
 			c.in(x+".ref_id", ids)
 			c.w(" AND ", x, ".ref_type = ")
 			c.name(typ)
@@ -1732,14 +1841,24 @@ func (r reader) revInclude(ctx context.Context, in search.Include, from []store.
 			}
 			c.w(") ORDER BY h.type, h.id LIMIT ")
 			c.arg(maxIncluded)
-			list, err := r.resources(ctx, c.b.String(), c.args)
+			err := r.query(ctx, c.b.String(), c.args, func(rows Rows) error {
+				var t, id string
+				if err := rows.Scan(&t, &id); err != nil {
+					return err
+				}
+				referrers[t] = append(referrers[t], id)
+				n++
+				return nil
+			})
 			if err != nil {
 				return nil, fmt.Errorf("store: _revinclude %s: %w", in.SourceType, err)
 			}
-			out = append(out, list...)
+			if n >= maxIncluded {
+				break
+			}
 		}
 	}
-	return out, nil
+	return r.heads(ctx, referrers)
 }
 
 // heads reads the current, non-deleted versions of the resources named by
@@ -1752,12 +1871,18 @@ func (r reader) heads(ctx context.Context, ids map[string][]string) ([]store.Res
 	slices.Sort(types)
 	var out []store.Resource
 	for _, typ := range types {
+		if _, readable := r.access.For(typ); !readable {
+			continue // included resources the caller may not see are left out
+		}
 		for chunk := range slices.Chunk(ids[typ], rowsPerInsert) {
 			c := r.newQuery(time.Time{})
 			c.w("SELECT ", versionCols, headJoin, " WHERE NOT h.deleted AND h.type = ")
 			c.name(typ)
 			c.w(" AND ")
 			c.in("h.id", chunk)
+			if err := c.restrictedProbe("h", typ); err != nil {
+				return nil, err
+			}
 			c.w(" ORDER BY h.id")
 			list, err := r.resources(ctx, c.b.String(), c.args)
 			if err != nil {
