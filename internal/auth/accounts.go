@@ -31,9 +31,9 @@ type User struct {
 	Display      string    `json:"display,omitempty"`
 	PasswordHash string    `json:"passwordHash"`
 	Role         Role      `json:"role"`
-	Facility     string    `json:"facility,omitempty"`  // Organization id the user works for
-	FHIRUser     string    `json:"fhirUser,omitempty"`  // Practitioner/…, Patient/… or RelatedPerson/…
-	Patients     []string  `json:"patients,omitempty"`  // a resident's own records, Patient ids
+	Facility     string    `json:"facility,omitempty"` // Organization id the user works for
+	FHIRUser     string    `json:"fhirUser,omitempty"` // Practitioner/…, Patient/… or RelatedPerson/…
+	Patients     []string  `json:"patients,omitempty"` // a resident's own records, Patient ids
 	Disabled     bool      `json:"disabled,omitempty"`
 	Created      time.Time `json:"created"`
 }

@@ -16,11 +16,11 @@ func TestParseScopes(t *testing.T) {
 		{"patient/Observation.rs?category=laboratory", "patient/Observation.rs?category=laboratory"},
 		{"launch/patient  offline_access openid openid", "launch/patient offline_access openid"},
 		{"", ""},
-		{"patient/Observation.sr", "error"},   // out of order
-		{"patient/Observation.rr", "error"},   // repeated
-		{"patient/Observation.x", "error"},    // unknown letter
-		{"patient/Observation", "error"},      // no permissions
-		{"patient/observation.rs", "error"},   // not a type name
+		{"patient/Observation.sr", "error"}, // out of order
+		{"patient/Observation.rr", "error"}, // repeated
+		{"patient/Observation.x", "error"},  // unknown letter
+		{"patient/Observation", "error"},    // no permissions
+		{"patient/observation.rs", "error"}, // not a type name
 		{"patient/Observation.read?code=1", "error"},
 		{"patient/Observation.rs?", "error"},
 		{"user/*.", "error"},
