@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -595,6 +596,25 @@ func (ix *Indexer) Index(res fhir.Resource) ([]Entry, error) {
 		}
 	}
 	return entries, errors.Join(errs...)
+}
+
+// Evaluate returns the index entries of res for the named parameters only
+// (the authorisation policy reads a resource's tags and patient references
+// this way without indexing all of it).
+func (ix *Indexer) Evaluate(res fhir.Resource, codes ...string) ([]Entry, error) {
+	params := (*ix.params.Load())[res.Type()]
+	x := extractor{ix: ix, env: fhirpath.Env{Model: ix.model, Resource: res, Resolver: ix.resolver}}
+	var entries []Entry
+	for _, p := range params {
+		if !slices.Contains(codes, p.def.Code) {
+			continue
+		}
+		var err error
+		if entries, err = x.param(entries, p, res); err != nil {
+			return nil, &ParamError{ResourceType: res.Type(), Param: p.def.Code, Err: err}
+		}
+	}
+	return entries, nil
 }
 
 // appendTextNames adds family or given (code) entries for the Chinese names

@@ -1,0 +1,747 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
+	"github.com/hip-platform/hip/internal/store"
+)
+
+// Request is what a request states besides its token.
+type Request struct {
+	Purpose string // purpose of use (X-Purpose-Of-Use)
+	Reason  string // why the glass is broken (X-Break-Glass-Reason), with ETREAT
+	// Patient is the one patient the request is about, when its path or
+	// query names one (Patient/123, Patient/123/$everything,
+	// Observation?patient=123): treatment opens that patient's records.
+	Patient string
+	// CountOnly is a search that returns counts only (_summary=count,
+	// _count=0): aggregates, which a regulator may see without a purpose.
+	CountOnly bool
+}
+
+// maxReason bounds a break-the-glass reason.
+const maxReason = 500
+
+// Session applies the policy to one request. Its Reader and Tx check every
+// store call the request makes and limit every search; it records which
+// resources and patients the request touched, for the audit.
+type Session struct {
+	pol *Policy
+	p   *Principal
+	req Request
+	// treating: the request's patient was opened for treatment (in the
+	// facility's care, or by breaking the glass).
+	treating   bool
+	breakGlass bool
+
+	mu        sync.Mutex
+	resources []string
+	patients  map[string]bool
+	access    map[Perm]*search.Access
+}
+
+// Session starts applying the policy to a request by p. rd reads what the
+// decision needs (whether the request's patient is in the facility's care).
+func (pol *Policy) Session(ctx context.Context, rd store.Reader, p *Principal, req Request) (*Session, error) {
+	s := &Session{pol: pol, p: p, req: req, patients: map[string]bool{}, access: map[Perm]*search.Access{}}
+	switch {
+	case req.Purpose == "":
+	case !ValidPurpose(req.Purpose):
+		return nil, fhir.Errorf(fhir.Invalid, "unknown purpose of use %q", req.Purpose)
+	case req.Purpose == PurposeTreatment || req.Purpose == PurposeEmergency:
+		if p.Role != RoleClinician && p.Role != RoleFacility && p.Role != RoleAdmin {
+			return nil, fhir.Errorf(fhir.Forbidden, "purpose of use %s is for clinicians and facility systems", req.Purpose)
+		}
+	default:
+		if p.Role != RoleRegulator && p.Role != RoleAdmin {
+			return nil, fhir.Errorf(fhir.Forbidden, "purpose of use %s is for regulators", req.Purpose)
+		}
+	}
+	if req.Purpose == PurposeEmergency {
+		reason := strings.TrimSpace(req.Reason)
+		if reason == "" || len(reason) > maxReason || !utf8.ValidString(reason) {
+			return nil, fhir.Errorf(fhir.Invalid, "breaking the glass (purpose ETREAT) needs a reason in X-Break-Glass-Reason, at most %d bytes", maxReason)
+		}
+		s.req.Reason = reason
+	}
+	if (p.Role == RoleClinician || p.Role == RoleFacility) && req.Patient != "" {
+		switch req.Purpose {
+		case PurposeEmergency:
+			s.treating, s.breakGlass = true, true
+		case PurposeTreatment:
+			ok, err := pol.inCare(ctx, rd, p.Facility, req.Patient)
+			if err != nil {
+				return nil, err
+			}
+			s.treating = ok
+		}
+	}
+	return s, nil
+}
+
+// Principal is who the session acts for.
+func (s *Session) Principal() *Principal { return s.p }
+
+// Request is what the request stated.
+func (s *Session) Request() Request { return s.req }
+
+// BrokeGlass reports whether the request's patient was opened by breaking the glass.
+func (s *Session) BrokeGlass() bool { return s.breakGlass }
+
+// Touched returns the resources (Type/id) and patients (Patient/id) the
+// request read or wrote, each once, in the order met.
+func (s *Session) Touched() (resources, patients []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.resources), slices.Sorted(maps.Keys(s.patients))
+}
+
+// touch records a resource the request read or wrote and its patients.
+func (s *Session) touch(res *store.Resource, body fhir.Resource) {
+	patients := s.pol.patientsOf(res.Type, res.ID, body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.resources) < maxTouched {
+		s.resources = append(s.resources, res.Type+"/"+res.ID)
+	}
+	for _, p := range patients {
+		s.patients[p] = true
+	}
+}
+
+// maxTouched bounds the resource ids one audit record lists; patients are
+// always listed in full.
+const maxTouched = 1000
+
+// patientsOf returns the patients (Patient/id) whose records res is: itself
+// for a Patient, else the targets of its Patient compartment parameters.
+func (pol *Policy) patientsOf(typ, id string, res fhir.Resource) []string {
+	if typ == "Patient" {
+		return []string{"Patient/" + id}
+	}
+	params := pol.defs.Compartment("Patient").Params(typ)
+	if len(params) == 0 || res == nil {
+		return nil
+	}
+	entries, _ := pol.ix.Evaluate(res, params...)
+	var out []string
+	for _, e := range entries {
+		if e.Kind == search.KindReference && e.RefType == "Patient" && e.RefID != "" {
+			out = append(out, "Patient/"+e.RefID)
+		}
+	}
+	return out
+}
+
+// limits returns the clauses a resource of typ must meet for perm, and
+// false when the principal may not do perm on typ at all.
+func (s *Session) limits(typ string, perm Perm) ([]search.Clause, bool, error) {
+	grants := s.p.Scopes.Grants(typ, perm)
+	var best []search.Clause
+	found := false
+	for _, g := range grants {
+		clauses, ok, err := s.scopeLimits(typ, perm, g)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok {
+			continue
+		}
+		if len(clauses) == 0 {
+			return nil, true, nil // one scope opens the type fully
+		}
+		if !found {
+			best, found = clauses, true
+		}
+	}
+	return best, found, nil
+}
+
+// scopeLimits are the limits one granting scope gives.
+func (s *Session) scopeLimits(typ string, perm Perm, g ResourceScope) ([]search.Clause, bool, error) {
+	var clauses []search.Clause
+	ok := true
+	var err error
+	switch {
+	case IsDirectory(typ):
+	case g.Context == ContextPatient:
+		clauses, ok, err = s.pol.compartmentClauses(typ, s.p.Patients)
+	default:
+		clauses, ok, err = s.roleLimits(typ, perm)
+	}
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if len(g.Query) > 0 {
+		extra, err := s.pol.clauses(typ, g.Query)
+		if err != nil {
+			return nil, false, err
+		}
+		clauses = append(slices.Clone(clauses), extra...)
+	}
+	return clauses, true, nil
+}
+
+// roleLimits are the limits of the principal's role on patient data.
+func (s *Session) roleLimits(typ string, perm Perm) ([]search.Clause, bool, error) {
+	switch s.p.Role {
+	case RoleAdmin:
+		return nil, true, nil
+	case RoleRegulator:
+		if slices.Contains(regulatorPurposes, s.req.Purpose) || s.req.CountOnly && perm == PermSearch {
+			return nil, true, nil
+		}
+		return nil, false, nil
+	case RoleClinician, RoleFacility:
+		if s.treating {
+			return s.pol.compartmentClauses(typ, []string{s.req.Patient})
+		}
+		c, err := s.pol.facilityClauses(typ, s.p.Facility)
+		return c, err == nil, err
+	case RolePharmacist:
+		if !slices.Contains(pharmacistTypes, typ) {
+			return nil, false, nil
+		}
+		c, err := s.pol.facilityClauses(typ, s.p.Facility)
+		return c, err == nil, err
+	case RoleResident:
+		return s.pol.compartmentClauses(typ, s.p.Patients)
+	}
+	return nil, false, nil
+}
+
+// searchAccess is the Access of the request's searches: every type the
+// principal may read, under its limits.
+func (s *Session) searchAccess() (*search.Access, error) {
+	s.mu.Lock()
+	a := s.access[PermRead]
+	s.mu.Unlock()
+	if a != nil {
+		return a, nil
+	}
+	a = &search.Access{Types: map[string][]search.Clause{}}
+	for _, t := range s.pol.types {
+		clauses, ok, err := s.limits(t, PermRead)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			a.Types[t] = clauses
+		}
+	}
+	s.mu.Lock()
+	s.access[PermRead] = a
+	s.mu.Unlock()
+	return a, nil
+}
+
+// forbidden is the refusal of a whole kind of interaction, which tells
+// nothing about any one resource.
+func forbidden(format string, args ...any) error {
+	return fhir.Errorf(fhir.Forbidden, format, args...)
+}
+
+// notFound answers for a resource the principal may not see exactly as for
+// one that does not exist.
+func notFound(typ, id string) error {
+	return fhir.Errorf(fhir.NotFound, "%s/%s not found", typ, id)
+}
+
+// matches reports whether a stored resource meets clauses: checked in Go
+// for the kinds the policy writes (ids, tokens, references), else by a
+// search for the resource's id under the clauses.
+func (s *Session) matches(ctx context.Context, rd store.Reader, res *store.Resource, body fhir.Resource, clauses []search.Clause) (bool, error) {
+	if ok, known := s.pol.matchInGo(res.ID, body, clauses); known {
+		return ok, nil
+	}
+	values := url.Values{"_id": {res.ID}}
+	q, _, err := s.pol.parser.Parse([]string{res.Type}, values, true)
+	if err != nil {
+		return false, err
+	}
+	q.Clauses = append(q.Clauses, clauses...)
+	q.Count, q.Total = 1, search.TotalNone
+	page, err := rd.Search(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	return len(page.Resources) == 1, nil
+}
+
+// matchInGo evaluates clauses of _id, token and reference parameters on a
+// resource; known is false when a clause is of another kind.
+func (pol *Policy) matchInGo(id string, body fhir.Resource, clauses []search.Clause) (ok, known bool) {
+	for _, c := range clauses {
+		if len(c.Conditions) == 0 {
+			continue
+		}
+		first := &c.Conditions[0]
+		if first.Param == nil || first.Chain != nil || first.Has != nil {
+			return false, false
+		}
+		code := first.Param.Code
+		var entries []search.Entry
+		if code != "_id" {
+			if first.Token == nil && first.Reference == nil {
+				return false, false
+			}
+			var err error
+			if entries, err = pol.ix.Evaluate(body, code); err != nil {
+				return false, true
+			}
+		}
+		any := false
+		for i := range c.Conditions {
+			cond := &c.Conditions[i]
+			switch {
+			case code == "_id":
+				any = cond.Token != nil && cond.Token.Code == id
+			case cond.Token != nil && (cond.Modifier == search.ModifierNone || cond.Modifier == search.ModifierNot):
+				hit := slices.ContainsFunc(entries, func(e search.Entry) bool {
+					return e.Kind == search.KindToken && e.Code == cond.Token.Code && (!cond.Token.HasSystem || e.System == cond.Token.System)
+				})
+				any = hit != (cond.Modifier == search.ModifierNot)
+			case cond.Reference != nil && cond.Modifier == search.ModifierNone && cond.Reference.Type != "":
+				any = slices.ContainsFunc(entries, func(e search.Entry) bool {
+					return e.Kind == search.KindReference && e.RefType == cond.Reference.Type && e.RefID == cond.Reference.ID
+				})
+			default:
+				return false, false
+			}
+			if any {
+				break
+			}
+		}
+		if !any {
+			return false, true
+		}
+	}
+	return true, true
+}
+
+// decode parses a stored body for the checks; nil for a delete marker.
+func decode(res *store.Resource) (fhir.Resource, error) {
+	if res == nil || res.Body == nil {
+		return nil, nil
+	}
+	body, err := fhir.Parse(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("auth: stored %s/%s: %w", res.Type, res.ID, err)
+	}
+	return body, nil
+}
+
+// Reader returns rd under the session's checks.
+func (s *Session) Reader(rd store.Reader) store.Reader { return &reader{s: s, rd: rd} }
+
+// Tx returns tx under the session's checks.
+func (s *Session) Tx(tx store.Tx) store.Tx { return &writer{reader: reader{s: s, rd: tx}, tx: tx} }
+
+type reader struct {
+	s  *Session
+	rd store.Reader
+}
+
+// readable checks one stored version against the principal's read limits.
+func (r *reader) readable(ctx context.Context, res *store.Resource, typ, id string) (bool, error) {
+	clauses, ok, err := r.s.limits(typ, PermRead)
+	if err != nil || !ok {
+		return false, err
+	}
+	if res == nil || res.Body == nil {
+		return clauses == nil, nil
+	}
+	body, err := decode(res)
+	if err != nil {
+		return false, err
+	}
+	if clauses != nil {
+		if ok, err := r.s.matches(ctx, r.rd, res, body, clauses); err != nil || !ok {
+			return false, err
+		}
+	}
+	r.s.touch(res, body)
+	return true, nil
+}
+
+func (r *reader) checkType(typ string, perm Perm) error {
+	if _, ok, err := r.s.limits(typ, perm); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return forbidden("you may not %s %s resources", permVerb(perm), typ)
+	}
+	return nil
+}
+
+func permVerb(p Perm) string {
+	switch p {
+	case PermCreate:
+		return "create"
+	case PermRead:
+		return "read"
+	case PermUpdate:
+		return "update"
+	case PermDelete:
+		return "delete"
+	}
+	return "search"
+}
+
+func (r *reader) Read(ctx context.Context, typ, id string) (*store.Resource, error) {
+	if err := r.checkType(typ, PermRead); err != nil {
+		return nil, err
+	}
+	res, err := r.rd.Read(ctx, typ, id)
+	if err != nil && !isCode(err, fhir.Gone) {
+		return nil, err
+	}
+	ok, cerr := r.readable(ctx, res, typ, id)
+	if cerr != nil {
+		return nil, cerr
+	}
+	if !ok {
+		return nil, notFound(typ, id)
+	}
+	return res, err
+}
+
+func (r *reader) VRead(ctx context.Context, typ, id string, version int64) (*store.Resource, error) {
+	if err := r.checkType(typ, PermRead); err != nil {
+		return nil, err
+	}
+	res, err := r.rd.VRead(ctx, typ, id, version)
+	if err != nil && !isCode(err, fhir.Gone) {
+		return nil, err
+	}
+	ok, cerr := r.readable(ctx, res, typ, id)
+	if cerr != nil {
+		return nil, cerr
+	}
+	if !ok {
+		return nil, fhir.Errorf(fhir.NotFound, "version %d of %s/%s not found", version, typ, id)
+	}
+	return res, err
+}
+
+// History of one resource lists the versions the principal may read (none:
+// not found); type and system history, which no limit can narrow in the
+// database, needs unlimited read of the types.
+func (r *reader) History(ctx context.Context, q store.HistoryQuery) (*store.HistoryPage, error) {
+	types := r.s.pol.types
+	if q.Type != "" {
+		types = []string{q.Type}
+	}
+	if q.ID == "" {
+		for _, t := range types {
+			clauses, ok, err := r.s.limits(t, PermRead)
+			if err != nil {
+				return nil, err
+			}
+			if ok && clauses == nil {
+				continue
+			}
+			if q.Type == "" {
+				return nil, forbidden("system history needs unlimited read of every resource type")
+			}
+			return nil, forbidden("history of all %s resources needs unlimited read of them: read the history of one resource instead", t)
+		}
+		return r.rd.History(ctx, q)
+	}
+	if err := r.checkType(q.Type, PermRead); err != nil {
+		return nil, err
+	}
+	head, err := r.rd.Read(ctx, q.Type, q.ID)
+	if err != nil && !isCode(err, fhir.Gone) {
+		return nil, err
+	}
+	page, err := r.rd.History(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	kept := page.Versions[:0]
+	for i := range page.Versions {
+		v := &page.Versions[i]
+		ok, err := r.readable(ctx, v, q.Type, q.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			kept = append(kept, *v)
+		}
+	}
+	// A resource whose current version the principal may not read is not
+	// theirs to know of, whatever its earlier versions said.
+	if headOK, err := r.readable(ctx, head, q.Type, q.ID); err != nil {
+		return nil, err
+	} else if !headOK && !(head != nil && head.Deleted && len(kept) > 0) {
+		return nil, notFound(q.Type, q.ID)
+	}
+	if len(kept) < len(page.Versions) {
+		page.Total = -1 // the count of all versions would tell what was hidden
+	}
+	page.Versions = kept
+	return page, nil
+}
+
+// Search runs q limited to what the principal may read, after checking
+// that they may search its types.
+func (r *reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage, error) {
+	access, err := r.s.searchAccess()
+	if err != nil {
+		return nil, err
+	}
+	types := q.Types
+	if len(types) == 0 {
+		types = slices.Sorted(maps.Keys(access.Types))
+	}
+	limited := &search.Access{Types: maps.Clone(access.Types)}
+	for _, t := range types {
+		clauses, ok, err := r.s.limits(t, PermSearch)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			if len(q.Types) == 0 {
+				delete(limited.Types, t) // a system search covers what may be searched
+				continue
+			}
+			return nil, forbidden("you may not search %s resources", t)
+		}
+		limited.Types[t] = clauses
+	}
+	lq := *q
+	lq.Access = limited
+	if len(q.Types) == 0 {
+		lq.Types = nil
+		for _, t := range types {
+			if _, ok := limited.Types[t]; ok {
+				lq.Types = append(lq.Types, t)
+			}
+		}
+		if len(lq.Types) == 0 {
+			return nil, forbidden("you may not search any resource type")
+		}
+		if len(lq.Types) == len(r.s.pol.types) {
+			lq.Types = nil
+		}
+	}
+	page, err := r.rd.Search(ctx, &lq)
+	if err != nil {
+		return nil, err
+	}
+	for _, list := range [][]store.Resource{page.Resources, page.Included} {
+		for i := range list {
+			body, err := decode(&list[i])
+			if err != nil {
+				return nil, err
+			}
+			r.s.touch(&list[i], body)
+		}
+	}
+	return page, nil
+}
+
+func isCode(err error, code fhir.Code) bool {
+	var fe *fhir.Error
+	return errors.As(err, &fe) && fe.Code == code
+}
+
+type writer struct {
+	reader
+	tx store.Tx
+}
+
+func (w *writer) Now() time.Time { return w.tx.Now() }
+
+func (w *writer) Lock(ctx context.Context, ids map[string][]string) error { return w.tx.Lock(ctx, ids) }
+
+func (w *writer) Serialize(ctx context.Context, key string) error { return w.tx.Serialize(ctx, key) }
+
+func (w *writer) Put(ctx context.Context, res fhir.Resource, pre store.Precondition) (*store.Resource, bool, error) {
+	if err := w.checkPut(ctx, res); err != nil {
+		return nil, false, err
+	}
+	stored, created, err := w.tx.Put(ctx, res, pre)
+	if err == nil {
+		w.s.touch(stored, res)
+	}
+	return stored, created, err
+}
+
+// PutIndexed indexes the resource again when the policy changed it (the
+// facility tag), as the entries computed before would miss it.
+func (w *writer) PutIndexed(ctx context.Context, res fhir.Resource, entries []search.Entry, pre store.Precondition) (*store.Resource, bool, error) {
+	before, _ := res.MarshalJSON()
+	if err := w.checkPut(ctx, res); err != nil {
+		return nil, false, err
+	}
+	if after, _ := res.MarshalJSON(); string(after) != string(before) {
+		var err error
+		if entries, err = w.s.pol.ix.Index(res); err != nil {
+			var pe *search.ParamError
+			if !errors.As(err, &pe) {
+				return nil, false, err
+			}
+		}
+	}
+	stored, created, err := w.tx.PutIndexed(ctx, res, entries, pre)
+	if err == nil {
+		w.s.touch(stored, res)
+	}
+	return stored, created, err
+}
+
+func (w *writer) Delete(ctx context.Context, typ, id string, pre store.Precondition) (*store.Resource, error) {
+	if err := w.checkType(typ, PermDelete); err != nil {
+		return nil, err
+	}
+	existing, err := w.tx.Read(ctx, typ, id)
+	if err != nil {
+		if isCode(err, fhir.NotFound) || isCode(err, fhir.Gone) {
+			return w.tx.Delete(ctx, typ, id, pre) // nothing to delete; the store answers as for anyone
+		}
+		return nil, err
+	}
+	if err := w.mayChange(ctx, existing, typ, id, PermDelete); err != nil {
+		if isCode(err, fhir.NotFound) {
+			return nil, nil // as for a resource that does not exist
+		}
+		return nil, err
+	}
+	marker, err := w.tx.Delete(ctx, typ, id, pre)
+	if err == nil {
+		body, _ := decode(existing)
+		w.s.touch(existing, body)
+	}
+	return marker, err
+}
+
+// checkPut decides a create or update of res and stamps a facility's
+// writes with its source tag.
+func (w *writer) checkPut(ctx context.Context, res fhir.Resource) error {
+	typ, id := res.Type(), res.ID()
+	existing, err := w.tx.Read(ctx, typ, id)
+	exists := err == nil
+	if err != nil && !isCode(err, fhir.NotFound) && !isCode(err, fhir.Gone) {
+		return err
+	}
+	perm := PermCreate
+	if exists {
+		perm = PermUpdate
+	}
+	if err := w.checkType(typ, perm); err != nil {
+		return err
+	}
+	if exists {
+		if err := w.mayChange(ctx, existing, typ, id, perm); err != nil {
+			return err
+		}
+	}
+	if err := w.mayWrite(typ); err != nil {
+		return err
+	}
+	switch w.s.p.Role {
+	case RoleClinician, RoleFacility, RolePharmacist:
+		stampFacility(res, w.s.p.Facility)
+	case RoleResident:
+		clauses, ok, err := w.s.pol.compartmentClauses(typ, w.s.p.Patients)
+		if err != nil {
+			return err
+		}
+		if match, known := w.s.pol.matchInGo(id, res, clauses); !ok || !known || !match {
+			return forbidden("you may only write %s resources about yourself", typ)
+		}
+	}
+	return nil
+}
+
+// mayWrite applies the role's rules on the kind of resource written.
+func (w *writer) mayWrite(typ string) error {
+	switch {
+	case w.s.p.Role == RoleAdmin:
+		return nil
+	case slices.Contains(conformanceTypes, typ):
+		return forbidden("only an administrator may write %s resources", typ)
+	case w.s.p.Role == RoleRegulator:
+		return forbidden("a regulator does not write records")
+	case w.s.p.Role == RoleResident && IsDirectory(typ):
+		return forbidden("a resident may not write %s resources", typ)
+	case w.s.p.Role == RolePharmacist && typ != "MedicationDispense":
+		return forbidden("a pharmacist writes dispenses only")
+	}
+	return nil
+}
+
+// mayChange decides an update or delete of an existing resource: a
+// facility changes only what it wrote, a resident only their own records;
+// what the principal may not read answers as missing.
+func (w *writer) mayChange(ctx context.Context, existing *store.Resource, typ, id string, perm Perm) error {
+	body, err := decode(existing)
+	if err != nil {
+		return err
+	}
+	if ok, err := w.readable(ctx, existing, typ, id); err != nil {
+		return err
+	} else if !ok {
+		return notFound(typ, id)
+	}
+	switch w.s.p.Role {
+	case RoleClinician, RoleFacility, RolePharmacist:
+		if sourceFacility(body) != w.s.p.Facility {
+			return forbidden("%s/%s was written by another facility: only it may %s it", typ, id, permVerb(perm))
+		}
+	case RoleResident:
+		clauses, ok, err := w.s.pol.compartmentClauses(typ, w.s.p.Patients)
+		if err != nil {
+			return err
+		}
+		if match, known := w.s.pol.matchInGo(id, body, clauses); !ok || !known || !match {
+			return notFound(typ, id)
+		}
+	}
+	return nil
+}
+
+// stampFacility sets the resource's source facility tag to facility,
+// replacing any other: a client cannot write as another facility.
+func stampFacility(res fhir.Resource, facility string) {
+	meta, _ := res["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		res["meta"] = meta
+	}
+	tags, _ := meta["tag"].([]any)
+	kept := tags[:0:0]
+	for _, t := range tags {
+		if m, ok := t.(map[string]any); ok && m["system"] == SystemSourceFacility {
+			continue
+		}
+		kept = append(kept, t)
+	}
+	meta["tag"] = append(kept, map[string]any{"system": SystemSourceFacility, "code": facility})
+}
+
+// sourceFacility is the facility that wrote a resource, from its tag.
+func sourceFacility(res fhir.Resource) string {
+	meta, _ := res["meta"].(map[string]any)
+	tags, _ := meta["tag"].([]any)
+	for _, t := range tags {
+		if m, ok := t.(map[string]any); ok && m["system"] == SystemSourceFacility {
+			code, _ := m["code"].(string)
+			return code
+		}
+	}
+	return ""
+}
