@@ -1,0 +1,144 @@
+package audit
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/hip-platform/hip/internal/store"
+	"github.com/hip-platform/hip/internal/store/sqlite"
+	"github.com/hip-platform/hip/internal/store/storetest"
+)
+
+func openTrail(t *testing.T) (store.Store, *Trail, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hip.db")
+	db, err := sqlite.Open(t.Context(), path, storetest.Options(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail := NewTrail(db, nil)
+	t.Cleanup(func() {
+		trail.Close()
+		db.Close()
+	})
+	return db, trail, path
+}
+
+func TestTrailAndVerify(t *testing.T) {
+	db, trail, path := openTrail(t)
+	ctx := t.Context()
+	// Concurrent requests: their records are written in shared batches.
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				rec := &Record{Agent: fmt.Sprintf("user%d", w), Role: "clinician", Facility: "org1", Interaction: "read", Action: "R",
+					Type: "Observation", Resources: []string{fmt.Sprintf("Observation/o%d", i)},
+					Patients: []string{fmt.Sprintf("Patient/p%d", i%5)}, Status: 200, Address: "192.0.2.7"}
+				if err := trail.Record(ctx, rec); err != nil {
+					t.Errorf("Record: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	report, err := Verify(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Entries != 200 || len(report.Problems) > 0 || len(report.Head) != 32 {
+		t.Fatalf("report %+v, want 200 sound entries", report)
+	}
+
+	// Tampering through SQL, around the triggers that refuse it.
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, stmt := range []string{"DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"} {
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, stmt string
+		seq        int64
+		want       string
+	}{
+		{"edited content", `UPDATE audit_log SET body = replace(body, '"status":200', '"status":403') WHERE seq = 40`, 40, "altered"},
+		{"hidden patient", `UPDATE audit_log SET patients = '' WHERE seq = 60`, 60, "indexed"},
+		{"deleted entry", `DELETE FROM audit_log WHERE seq = 100`, 101, "missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := raw.Exec(tc.stmt); err != nil {
+				t.Fatal(err)
+			}
+			report, err := Verify(ctx, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, p := range report.Problems {
+				if p.Seq == tc.seq && strings.Contains(p.What, tc.want) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("problems %+v, want one at %d about %q", report.Problems, tc.seq, tc.want)
+			}
+		})
+	}
+}
+
+func TestAppendOnly(t *testing.T) {
+	db, trail, path := openTrail(t)
+	if err := trail.Record(t.Context(), &Record{Agent: "a", Interaction: "read", Action: "R", Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, stmt := range []string{"UPDATE audit_log SET agent = 'b'", "DELETE FROM audit_log"} {
+		if _, err := raw.Exec(stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want refused as append-only", stmt, err)
+		}
+	}
+	if r, _ := Verify(t.Context(), db); r.Entries != 1 || len(r.Problems) != 0 {
+		t.Errorf("report %+v", r)
+	}
+}
+
+func TestEvent(t *testing.T) {
+	rec := Record{Recorded: time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC), Agent: "zhang.wei", Name: "张伟", Client: "app",
+		Role: "clinician", Facility: "org1", Interaction: "search-type", Action: "E", Type: "Observation", Query: "patient=Patient/p1",
+		Patients: []string{"Patient/p1"}, Resources: []string{"Observation/o1", "Patient/p1"}, Purpose: "ETREAT",
+		BreakGlass: "患者昏迷，急诊抢救", Status: 200, Address: "192.0.2.7"}
+	body, _ := json.Marshal(rec)
+	ev, err := Event(&store.AuditEntry{Seq: 7, Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := ev.MarshalJSON()
+	for _, want := range []string{`"id":"7"`, `"action":"E"`, `"code":"search-type"`, `"reference":"Patient/p1"`,
+		`"reference":"Observation/o1"`, `"code":"ETREAT"`, `"valueString":"患者昏迷，急诊抢救"`, `"address":"192.0.2.7"`,
+		`"value":"app"`, `"outcome":"0"`, `"description":"Observation?patient=Patient/p1"`} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("AuditEvent lacks %s: %s", want, got)
+		}
+	}
+	// The patient is an entity once, as the patient, not again as a resource.
+	if n := strings.Count(string(got), `"reference":"Patient/p1"`); n != 1 {
+		t.Errorf("Patient/p1 appears %d times", n)
+	}
+}
