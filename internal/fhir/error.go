@@ -16,7 +16,9 @@ const (
 	Gone               Code = "gone"                // 410: deleted
 	Conflict           Code = "conflict"            // 409
 	PreconditionFailed Code = "precondition-failed" // 412
+	Unauthorized       Code = "unauthorized"        // 401: no or an invalid access token
 	Forbidden          Code = "forbidden"           // 403
+	Throttled          Code = "throttled"           // 429: over a rate limit
 	TooLarge           Code = "too-large"           // 413
 	NotSupported       Code = "not-supported"       // 405/406/415 depending on context
 	Unprocessable      Code = "unprocessable"       // 422
@@ -85,6 +87,10 @@ func (c Code) IssueType() string {
 		return "conflict"
 	case Forbidden:
 		return "forbidden"
+	case Unauthorized:
+		return "login"
+	case Throttled:
+		return "throttled"
 	case TooLarge:
 		return "too-costly"
 	case NotSupported:

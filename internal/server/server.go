@@ -263,6 +263,8 @@ var statuses = map[fhir.Code]int{
 	fhir.Conflict:           http.StatusConflict,
 	fhir.PreconditionFailed: http.StatusPreconditionFailed,
 	fhir.Forbidden:          http.StatusForbidden,
+	fhir.Unauthorized:       http.StatusUnauthorized,
+	fhir.Throttled:          http.StatusTooManyRequests,
 	fhir.TooLarge:           http.StatusRequestEntityTooLarge,
 	fhir.Unprocessable:      http.StatusUnprocessableEntity,
 	fhir.NotSupported:       http.StatusBadRequest,

@@ -254,7 +254,7 @@ func (r reader) pageQuery(q *search.Query, terms []sortTerm, cur *cursor, n int,
 			c.seqOrder = -1
 		}
 	}
-	if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, versionJoin, sizes); err != nil {
+	if err := c.selectMatches(q, versionJoin, sizes); err != nil {
 		return nil, err
 	}
 	if cur != nil {

@@ -29,8 +29,10 @@ const headJoin = " FROM resources h JOIN resource_versions v ON v.type = h.type 
 type reader struct {
 	d   *Dialect
 	run func(ctx context.Context, fn func(Conn) error) error
-	// access is the limit of the search being run (search.Query.Access).
-	access *search.Access
+	// access is the limit of the search being run (search.Query.Access);
+	// perType: its matches' types have different limits.
+	access  *search.Access
+	perType bool
 }
 
 // query runs q and hands each row to scan.

@@ -55,11 +55,13 @@ type sqlQuery struct {
 	// access limits the resources of chains, _has and includes (the
 	// matches' own limits are among the search's clauses: withAccess).
 	access *search.Access
+	// perType: the matches' types have different limits (selectMatches).
+	perType bool
 }
 
 // newQuery begins a query of r's dialect.
 func (r reader) newQuery(now time.Time) *sqlQuery {
-	return &sqlQuery{now: now, rowKeys: r.d.RowKeys, access: r.access}
+	return &sqlQuery{now: now, rowKeys: r.d.RowKeys, access: r.access, perType: r.perType}
 }
 
 // restriction returns the clauses every resource of typ that the query
@@ -92,46 +94,92 @@ func (s *sqlQuery) restrictedProbe(h, typ string) error {
 // withAccess returns q with the access clauses of its types added to its
 // own, so that the planner may drive by them (a resident's own records are
 // few), and the types of a system search narrowed to the readable ones.
-// Types with different limits cannot be searched together.
-func withAccess(q *search.Query) (*search.Query, error) {
+// When the types searched have different limits, the limits cannot join the
+// clauses: perType is then true and the matches are tested against the
+// limits of their own type (selectMatches).
+func withAccess(q *search.Query) (out *search.Query, perType bool, err error) {
 	a := q.Access
 	if a == nil {
-		return q, nil
+		return q, false, nil
 	}
 	types := q.Types
 	if len(types) == 0 && !a.Others {
 		types = slices.Sorted(maps.Keys(a.Types))
 		if len(types) == 0 {
-			return nil, fhir.Errorf(fhir.Forbidden, "you may not search any resource type")
-		}
-	}
-	common, ok := a.Default, a.Others
-	if len(types) > 0 {
-		common, ok = a.For(types[0])
-	} else {
-		for _, c := range a.Types {
-			if !sameClauses(c, a.Default) {
-				ok = false
-			}
-		}
-		if !ok {
-			return nil, fhir.Errorf(fhir.Forbidden, "your access differs between resource types: name the types to search with _type")
+			return nil, false, fhir.Errorf(fhir.Forbidden, "you may not search any resource type")
 		}
 	}
 	for _, t := range types {
-		c, readable := a.For(t)
-		if !readable {
-			return nil, fhir.Errorf(fhir.Forbidden, "you may not search %s resources", t)
-		}
-		if !sameClauses(c, common) {
-			return nil, fhir.Errorf(fhir.Forbidden, "your access differs between %s and %s: search one type at a time", types[0], t)
+		if _, readable := a.For(t); !readable {
+			return nil, false, fhir.Errorf(fhir.Forbidden, "you may not search %s resources", t)
 		}
 	}
-	out := *q
-	out.Types = types
-	out.Clauses = append(slices.Clone(q.Clauses), common...)
-	slices.SortStableFunc(out.Clauses, func(x, y search.Clause) int { return strings.Compare(x.Key(), y.Key()) })
-	return &out, nil
+	common, uniform := a.Default, true
+	if len(types) > 0 {
+		common, _ = a.For(types[0])
+		for _, t := range types[1:] {
+			c, _ := a.For(t)
+			uniform = uniform && sameClauses(c, common)
+		}
+	} else {
+		for _, c := range a.Types {
+			uniform = uniform && sameClauses(c, a.Default)
+		}
+	}
+	o := *q
+	o.Types = types
+	if !uniform {
+		return &o, true, nil
+	}
+	o.Clauses = append(slices.Clone(q.Clauses), common...)
+	slices.SortStableFunc(o.Clauses, func(x, y search.Clause) int { return strings.Compare(x.Key(), y.Key()) })
+	return &o, false, nil
+}
+
+// selectMatches writes the FROM and WHERE of a search's matches: selectFrom
+// over its types and clauses, then, when its types have different access
+// limits, a test of each match against the limits of its type.
+func (s *sqlQuery) selectMatches(q *search.Query, join string, sizes []int) error {
+	if err := s.selectFrom("h", q.Types, q.Clauses, q.Compartment, join, sizes); err != nil {
+		return err
+	}
+	if !s.perType {
+		return nil
+	}
+	a := q.Access
+	listed := q.Types
+	if len(listed) == 0 {
+		listed = slices.Sorted(maps.Keys(a.Types))
+	}
+	s.w(" AND (")
+	for i, t := range listed {
+		if i > 0 {
+			s.w(" OR ")
+		}
+		s.w("(h.type = ")
+		s.name(t)
+		if err := s.restrictedProbe("h", t); err != nil {
+			return err
+		}
+		s.w(")")
+	}
+	if len(q.Types) == 0 && a.Others {
+		if len(listed) > 0 {
+			s.w(" OR (NOT ")
+			s.names("h.type", listed)
+		} else {
+			s.w("(1 = 1")
+		}
+		for _, c := range a.Default {
+			s.w(" AND ")
+			if err := s.probe("h", nil, c); err != nil {
+				return err
+			}
+		}
+		s.w(")")
+	}
+	s.w(")")
+	return nil
 }
 
 func sameClauses(a, b []search.Clause) bool {
@@ -1573,11 +1621,12 @@ func sortColumn(k search.Kind, desc bool) (col, agg string) {
 // database's plan for it, for docs/search.md and for operators asking why a
 // search is slow.
 func (s *Store) Explain(ctx context.Context, q *search.Query) (sql string, args []any, plan []string, err error) {
-	if q, err = withAccess(q); err != nil {
+	q, perType, err := withAccess(q)
+	if err != nil {
 		return "", nil, nil, err
 	}
 	rd := s.reader
-	rd.access = q.Access
+	rd.access, rd.perType = q.Access, perType
 	terms, err := sortTerms("h", q)
 	if err != nil {
 		return "", nil, nil, err
@@ -1639,11 +1688,11 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 
 // Search runs q as SQL over the index tables.
 func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage, error) {
-	q, err := withAccess(q)
+	q, perType, err := withAccess(q)
 	if err != nil {
 		return nil, err
 	}
-	r.access = q.Access
+	r.access, r.perType = q.Access, perType
 	now := time.Now()
 	page := &store.SearchPage{Total: -1}
 	sizes, err := r.clauseSizes(ctx, q, now)
@@ -1655,7 +1704,7 @@ func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 		// The planner's row estimate: no scan, as _total=estimate allows.
 		c := r.newQuery(now)
 		c.w(r.d.Estimate, "SELECT 1")
-		if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, "", sizes); err != nil {
+		if err := c.selectMatches(q, "", sizes); err != nil {
 			return nil, err
 		}
 		var plan []byte
@@ -1675,7 +1724,7 @@ func (r reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 	case q.Total == search.TotalAccurate || q.Total == search.TotalEstimate || q.Count == 0:
 		c := r.newQuery(now)
 		c.w("SELECT count(*)")
-		if err := c.selectFrom("h", q.Types, q.Clauses, q.Compartment, "", sizes); err != nil {
+		if err := c.selectMatches(q, "", sizes); err != nil {
 			return nil, err
 		}
 		n, err := r.count(ctx, c.b.String(), c.args)

@@ -72,6 +72,9 @@ func testAccess(t *testing.T, s store.Store) {
 		{"wildcard revinclude", facilityA, "Patient", "_revinclude=*", []string{"Patient/acc-p1"}, []string{"Observation/acc-o1"}, false, 0, 0},
 		{"system search", facilityA, "", "_type=Patient,Observation&_sort=_id",
 			[]string{"Observation/acc-o1", "Observation/acc-o3", "Patient/acc-p1"}, nil, false, 0, 0},
+		{"all types, some limited", &search.Access{Types: map[string][]search.Clause{"Patient": patient1.Types["Patient"]},
+			Others: true, Default: facilityA.Default}, "", "_sort=_id&_total=accurate",
+			[]string{"Observation/acc-o1", "Observation/acc-o3", "Patient/acc-p1"}, nil, false, 3, 0},
 		{"unreadable type", observationsOnly, "Patient", "", nil, nil, true, 0, 0},
 		{"chain into an unreadable type", observationsOnly, "Observation", "subject:Patient.name=Alpha", nil, nil, true, 0, 0},
 		{"_has from an unreadable type", &search.Access{Types: map[string][]search.Clause{"Patient": nil}}, "Patient",
@@ -82,7 +85,12 @@ func testAccess(t *testing.T, s store.Store) {
 			[]string{"Observation/acc-o1"}, []string{"Patient/acc-p1"}, false, 0, 0},
 		{"per-type limits revinclude", patient1, "Patient", "_revinclude=Observation:subject",
 			[]string{"Patient/acc-p1"}, []string{"Observation/acc-o1"}, false, 0, 0},
-		{"types with different limits together", patient1, "", "_type=Patient,Observation", nil, nil, true, 0, 0},
+		{"types with different limits together", patient1, "", "_type=Patient,Observation&_total=accurate",
+			[]string{"Observation/acc-o1", "Patient/acc-p1"}, nil, false, 2, 0},
+		{"every readable type", patient1, "", "_sort=_id", []string{"Observation/acc-o1", "Patient/acc-p1"}, nil, false, 0, 0},
+		{"every type, some limited", &search.Access{Types: map[string][]search.Clause{"Patient": patient1.Types["Patient"]},
+			Others: true, Default: facilityA.Default}, "", "_type=Patient,Observation&_sort=_id",
+			[]string{"Observation/acc-o1", "Observation/acc-o3", "Patient/acc-p1"}, nil, false, 0, 0},
 		{"system search narrowed to readable types", observationsOnly, "", "_sort=_id", []string{"Observation/acc-o1", "Observation/acc-o3"}, nil, false, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
