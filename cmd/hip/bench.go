@@ -94,7 +94,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer p.Close()
-		srv, err := newServer(ctx, &cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		srv, err := newServer(ctx, &cfg, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func benchSearch(args []string, stdout, stderr io.Writer) error {
 		if loadOnly {
 			return nil
 		}
-		srv, err := newServer(ctx, &cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		srv, err := newServer(ctx, &cfg, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
 		}

@@ -31,10 +31,16 @@ Usage:
   hip import  [--db …] FILE|DIR…                               bulk-load NDJSON or Bundle files
   hip bench   ingest|synth|search [flags]                      measure ingest, generation or search latency
   hip explain [--db …] 'Type?params'…                          show the SQL and the database's plan of searches
+  hip users   add|list|disable|enable|passwd [flags]           manage the built-in provider's users
+  hip clients add|list|disable|enable [flags]                  manage OAuth clients (facility systems, apps)
+  hip token   --user NAME|--client ID [--scope …]              issue an access token for scripts
+  hip keys    rotate|jwks                                      rotate the token signing key, print the JWKS
+  hip audit   [--patient P] [--agent A] | verify               list the audit trail, or verify its hash chain
   hip version                                                  print the version
 
 Environment: HIP_ADDR, HIP_DATABASE_URL (or HIP_DATABASE_URL_FILE), HIP_BASE_URL,
-HIP_MAX_BODY_BYTES, HIP_LOG_LEVEL (debug|info|warn|error).
+HIP_MAX_BODY_BYTES, HIP_LOG_LEVEL (debug|info|warn|error), HIP_AUTH (builtin|oidc|none),
+HIP_ISSUER, HIP_AUDIENCE, HIP_TOKEN_TTL, HIP_KEY_ROTATION, HIP_OIDC_ISSUER, HIP_OIDC_AUDIENCE.
 Run 'hip COMMAND --help' for a command's flags.
 `
 
@@ -45,6 +51,7 @@ type Config struct {
 	BaseURL      string
 	MaxBodyBytes int64
 	LogLevel     string
+	Security     SecurityConfig
 }
 
 func main() {
@@ -75,6 +82,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return benchCmd(rest, stdout, stderr)
 	case "explain":
 		return explain(rest, stdout, stderr)
+	case "users":
+		return usersCmd(rest, os.Stdin, stdout, stderr)
+	case "clients":
+		return clientsCmd(rest, stdout, stderr)
+	case "token":
+		return tokenCmd(rest, stdout, stderr)
+	case "keys":
+		return keysCmd(rest, stdout, stderr)
+	case "audit":
+		return auditCmd(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "hip", version())
 		return nil
@@ -139,14 +156,22 @@ func (c *Config) flags(fs *flag.FlagSet, withServer bool) {
 		maxBody = 16 << 20
 	}
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", maxBody, "request body limit in bytes (HIP_MAX_BODY_BYTES)")
+	c.Security.flags(fs)
 }
 
 // parseFlags parses a command's flags, declared by declare.
 func parseFlags(name string, args []string, stderr io.Writer, declare func(*flag.FlagSet)) error {
+	_, err := parseFlagsArgs(name, args, stderr, declare)
+	return err
+}
+
+// parseFlagsArgs is parseFlags that returns the arguments after the flags.
+func parseFlagsArgs(name string, args []string, stderr io.Writer, declare func(*flag.FlagSet)) ([]string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	declare(fs)
-	return fs.Parse(args)
+	err := fs.Parse(args)
+	return fs.Args(), err
 }
 
 func (c *Config) logger(w io.Writer) (*slog.Logger, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hip-platform/hip/internal/auth"
 	"github.com/hip-platform/hip/internal/bulk"
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/search"
@@ -239,11 +241,110 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("demo: %s holds data that is not a complete demo region of these options (an interrupted run, or other --seed/--residents/--years/--start/--scenarios): use another --dir or remove it", dir)
 	}
+	accounts, err := demoAccounts(ctx, &cfg, p, dir, first)
+	if err != nil {
+		return err
+	}
 	return runServer(ctx, &cfg, p, log, func(addr net.Addr) {
 		fmt.Fprint(stdout, demoBanner(addr, dir, first))
+		if accounts != nil {
+			fmt.Fprint(stdout, accounts.banner(ctx, &cfg, p, addr))
+		}
 	})
 }
 
+// demoLogins are the demo's accounts: created on the first start, their
+// passwords kept in the demo directory (synthetic data only) so that later
+// starts can show them again.
+type demoLogins struct {
+	path  string
+	users []demoLogin
+}
+
+type demoLogin struct {
+	Name, Role, Password, Note string
+}
+
+// demoAccounts creates (once) an administrator, a clinician of the first
+// resident's facility, that resident and a regulator.
+func demoAccounts(ctx context.Context, cfg *Config, p *platform, dir, patient string) (*demoLogins, error) {
+	if cfg.Security.Mode != "builtin" {
+		return nil, nil
+	}
+	path := filepath.Join(dir, "demo-accounts.json")
+	logins := &demoLogins{path: path}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &logins.users); err != nil {
+			return nil, fmt.Errorf("demo: %s: %w", path, err)
+		}
+		return logins, nil
+	}
+	facility := ""
+	if res, err := p.Read(ctx, "Patient", patient); err == nil {
+		var pat struct {
+			ManagingOrganization struct{ Reference string } `json:"managingOrganization"`
+		}
+		if json.Unmarshal(res.Body, &pat) == nil {
+			facility = strings.TrimPrefix(pat.ManagingOrganization.Reference, "Organization/")
+		}
+	}
+	dirAuth := auth.NewDirectory(p.Store)
+	for _, u := range []auth.User{
+		{Name: "admin", Display: "平台管理员", Role: auth.RoleAdmin},
+		{Name: "doctor", Display: "演示医生", Role: auth.RoleClinician, Facility: facility},
+		{Name: "resident", Display: "演示居民", Role: auth.RoleResident, Patients: []string{patient}, FHIRUser: "Patient/" + patient},
+		{Name: "regulator", Display: "卫健委监管", Role: auth.RoleRegulator},
+	} {
+		if u.Role == auth.RoleClinician && facility == "" {
+			continue
+		}
+		pw := "Demo-" + auth.NewSecret()[:12]
+		hash, err := auth.HashPassword(pw)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash = hash
+		if err := dirAuth.AddUser(ctx, u); err != nil {
+			return nil, err
+		}
+		note := ""
+		if u.Role == auth.RoleClinician {
+			note = "Organization/" + facility
+		}
+		logins.users = append(logins.users, demoLogin{Name: u.Name, Role: string(u.Role), Password: pw, Note: note})
+	}
+	b, err := json.MarshalIndent(logins.users, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	return logins, nil
+}
+
+// banner lists the demo accounts and an administrator's token for curl.
+func (d *demoLogins) banner(ctx context.Context, cfg *Config, p *platform, addr net.Addr) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "演示账户 demo accounts (%s):\n", d.path)
+	for _, u := range d.users {
+		fmt.Fprintf(&b, "  %-10s %-10s 密码 password %s %s\n", u.Name, u.Role, u.Password, u.Note)
+	}
+	c := *cfg
+	c.Addr = addr.String()
+	prov, _, err := openBuiltin(ctx, &c.Security, &c, p)
+	if err != nil {
+		return b.String()
+	}
+	if admin, err := prov.Directory().User(ctx, "admin"); err == nil {
+		if tok, err := prov.IssueForUser(ctx, admin, nil, ""); err == nil {
+			fmt.Fprintf(&b, "管理员访问令牌 admin access token (%d s; a new one: hip token --db %s --user admin):\n%s\n",
+				tok.ExpiresIn, cfg.DB, tok.AccessToken)
+			fmt.Fprintf(&b, "  例 e.g. TOKEN=…; curl -H \"Authorization: Bearer $TOKEN\" 'http://%s/fhir/Patient?_count=1'\n", c.Addr)
+		}
+	}
+	return b.String()
+}
 func firstPatient(ctx context.Context, st store.Store) (string, error) {
 	page, err := st.Search(ctx, &search.Query{Types: []string{"Patient"}, Count: 1, Total: search.TotalNone})
 	if err != nil {
@@ -271,6 +372,8 @@ HIP 演示平台已就绪 — the HIP demo is ready: %[1]s
   医疗机构 facilities            %[1]s/Organization?_count=20
   最近的变更 recent changes       %[1]s/_history?_count=10
   运行指标 metrics                http://%[3]s/metrics
+  SMART 配置 configuration       %[1]s/.well-known/smart-configuration
+除能力声明外，每个请求需携带访问令牌 — every request but /metadata needs an access token (below).
 数据与真值清单 data and ground truth: %[4]s (manifest.json)
 按 Ctrl+C 停止 — press Ctrl+C to stop.
 `, base, patient, host, dir)

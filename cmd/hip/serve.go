@@ -42,12 +42,13 @@ func serve(args []string, stderr io.Writer) error {
 
 // newServer builds the FHIR server over p, with the SearchParameters stored
 // in it registered.
-func newServer(ctx context.Context, cfg *Config, p *platform, log *slog.Logger) (*server.Server, error) {
+func newServer(ctx context.Context, cfg *Config, p *platform, sec *server.Security, log *slog.Logger) (*server.Server, error) {
 	// Every write parses, validates and indexes resources into short-lived
 	// maps: collecting half as often costs a few hundred MiB under load and
 	// gave about a tenth more ingest (docs/benchmarks.md).
 	defaultGCPercent(200)
 	srv, err := server.New(server.Config{
+		Security:     sec,
 		Store:        p.Store,
 		Definitions:  p.Defs,
 		Validator:    validate.New(p.Defs),
@@ -69,18 +70,39 @@ func newServer(ctx context.Context, cfg *Config, p *platform, log *slog.Logger) 
 // runServer serves the platform on cfg.Addr until ctx ends, then shuts down
 // gracefully. ready, if set, is called once the listener is open.
 func runServer(ctx context.Context, cfg *Config, p *platform, log *slog.Logger, ready func(addr net.Addr)) error {
-	srv, err := newServer(ctx, cfg, p, log)
+	sec, err := newSecurity(ctx, &cfg.Security, cfg, p, log)
 	if err != nil {
 		return err
+	}
+	if sec.security != nil {
+		defer sec.security.Trail.Close() // after the last request is answered
+	}
+	if sec.keys != nil {
+		keyCtx, stopKeys := context.WithCancel(ctx)
+		defer stopKeys()
+		go sec.keys.Maintain(keyCtx, func(err error) { log.Error("signing keys", "err", err) })
+	}
+	srv, err := newServer(ctx, cfg, p, sec.security, log)
+	if err != nil {
+		return err
+	}
+	handler := srv.Handler()
+	if sec.provider != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		for _, path := range sec.provider.Paths() {
+			mux.Handle(path, sec.provider.Handler())
+		}
+		handler = mux
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("hip serving", "addr", ln.Addr().String(), "db", redactDSN(cfg.DB), "fhir", "/fhir")
+	log.Info("hip serving", "addr", ln.Addr().String(), "db", redactDSN(cfg.DB), "fhir", "/fhir", "auth", cfg.Security.Mode)
 	if ready != nil {
 		ready(ln.Addr())
 	}

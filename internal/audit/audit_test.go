@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -10,30 +11,70 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite"
 
 	"github.com/hip-platform/hip/internal/store"
+	"github.com/hip-platform/hip/internal/store/postgres"
+	"github.com/hip-platform/hip/internal/store/postgres/pgtest"
 	"github.com/hip-platform/hip/internal/store/sqlite"
 	"github.com/hip-platform/hip/internal/store/storetest"
 )
 
-func openTrail(t *testing.T) (store.Store, *Trail, string) {
+// backend opens a store of one kind and returns it with a way to run SQL
+// on its database around the store, as a tamperer with database access.
+type backend struct {
+	name string
+	open func(t *testing.T) (store.Store, func(sql string) error)
+}
+
+var backends = []backend{
+	{"sqlite", func(t *testing.T) (store.Store, func(string) error) {
+		path := filepath.Join(t.TempDir(), "hip.db")
+		db, err := sqlite.Open(t.Context(), path, storetest.Options(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { raw.Close() })
+		return db, func(stmt string) error { _, err := raw.Exec(stmt); return err }
+	}},
+	{"postgres", func(t *testing.T) (store.Store, func(string) error) {
+		url := pgtest.Schema(t, pgtest.URL(t))
+		db, err := postgres.Open(t.Context(), url, storetest.Options(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		conn, err := pgx.Connect(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		return db, func(stmt string) error { _, err := conn.Exec(context.Background(), stmt); return err }
+	}},
+}
+
+func openTrail(t *testing.T, b backend) (store.Store, *Trail, func(string) error) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "hip.db")
-	db, err := sqlite.Open(t.Context(), path, storetest.Options(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, exec := b.open(t)
 	trail := NewTrail(db, nil)
-	t.Cleanup(func() {
-		trail.Close()
-		db.Close()
-	})
-	return db, trail, path
+	t.Cleanup(trail.Close)
+	return db, trail, exec
 }
 
 func TestTrailAndVerify(t *testing.T) {
-	db, trail, path := openTrail(t)
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testTrailAndVerify(t, b) })
+	}
+}
+
+func testTrailAndVerify(t *testing.T, b backend) {
+	db, trail, exec := openTrail(t, b)
 	ctx := t.Context()
 	// Concurrent requests: their records are written in shared batches.
 	var wg sync.WaitGroup
@@ -59,27 +100,30 @@ func TestTrailAndVerify(t *testing.T) {
 	}
 
 	// Tampering through SQL, around the triggers that refuse it.
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
+	drop := []string{"DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"}
+	if b.name == "postgres" {
+		drop = []string{"DROP TRIGGER audit_log_no_change ON audit_log"}
 	}
-	defer raw.Close()
-	for _, stmt := range []string{"DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"} {
-		if _, err := raw.Exec(stmt); err != nil {
+	for _, stmt := range drop {
+		if err := exec(stmt); err != nil {
 			t.Fatal(err)
 		}
 	}
+	edit := map[string]string{
+		"sqlite":   `UPDATE audit_log SET body = replace(body, '"status":200', '"status":403') WHERE seq = 40`,
+		"postgres": `UPDATE audit_log SET body = convert_to(replace(convert_from(body, 'UTF8'), '"status":200', '"status":403'), 'UTF8') WHERE seq = 40`,
+	}[b.name]
 	for _, tc := range []struct {
 		name, stmt string
 		seq        int64
 		want       string
 	}{
-		{"edited content", `UPDATE audit_log SET body = replace(body, '"status":200', '"status":403') WHERE seq = 40`, 40, "altered"},
+		{"edited content", edit, 40, "altered"},
 		{"hidden patient", `UPDATE audit_log SET patients = '' WHERE seq = 60`, 60, "indexed"},
 		{"deleted entry", `DELETE FROM audit_log WHERE seq = 100`, 101, "missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := raw.Exec(tc.stmt); err != nil {
+			if err := exec(tc.stmt); err != nil {
 				t.Fatal(err)
 			}
 			report, err := Verify(ctx, db)
@@ -100,22 +144,21 @@ func TestTrailAndVerify(t *testing.T) {
 }
 
 func TestAppendOnly(t *testing.T) {
-	db, trail, path := openTrail(t)
-	if err := trail.Record(t.Context(), &Record{Agent: "a", Interaction: "read", Action: "R", Status: 200}); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	for _, stmt := range []string{"UPDATE audit_log SET agent = 'b'", "DELETE FROM audit_log"} {
-		if _, err := raw.Exec(stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
-			t.Errorf("%s: %v, want refused as append-only", stmt, err)
-		}
-	}
-	if r, _ := Verify(t.Context(), db); r.Entries != 1 || len(r.Problems) != 0 {
-		t.Errorf("report %+v", r)
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db, trail, exec := openTrail(t, b)
+			if err := trail.Record(t.Context(), &Record{Agent: "a", Interaction: "read", Action: "R", Status: 200}); err != nil {
+				t.Fatal(err)
+			}
+			for _, stmt := range []string{"UPDATE audit_log SET agent = 'b'", "DELETE FROM audit_log"} {
+				if err := exec(stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+					t.Errorf("%s: %v, want refused as append-only", stmt, err)
+				}
+			}
+			if r, _ := Verify(t.Context(), db); r.Entries != 1 || len(r.Problems) != 0 {
+				t.Errorf("report %+v", r)
+			}
+		})
 	}
 }
 

@@ -670,6 +670,8 @@ func (w *writer) checkPut(ctx context.Context, res fhir.Resource) error {
 // mayWrite applies the role's rules on the kind of resource written.
 func (w *writer) mayWrite(typ string) error {
 	switch {
+	case typ == "AuditEvent":
+		return forbidden("AuditEvent resources are written by the platform alone")
 	case w.s.p.Role == RoleAdmin:
 		return nil
 	case slices.Contains(conformanceTypes, typ):
@@ -744,4 +746,70 @@ func sourceFacility(res fhir.Resource) string {
 		}
 	}
 	return ""
+}
+
+// TouchPatients records patients whose data the request read by other means
+// than the store (the audit trail).
+func (s *Session) TouchPatients(patients []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range patients {
+		s.patients[p] = true
+	}
+}
+
+// AuditScope is what of the audit trail a principal may read.
+type AuditScope struct {
+	all      bool
+	patients []string // Patient/id: the records whose accesses they may see
+}
+
+// AuditScope decides access to the audit trail: an administrator reads all
+// of it, a regulator too with a stated purpose, a resident the accesses to
+// their own records.
+func (s *Session) AuditScope() (*AuditScope, error) {
+	if len(s.p.Scopes.Grants("AuditEvent", PermRead)) == 0 {
+		return nil, forbidden("you may not read AuditEvent resources")
+	}
+	switch s.p.Role {
+	case RoleAdmin:
+		return &AuditScope{all: true}, nil
+	case RoleRegulator:
+		if slices.Contains(regulatorPurposes, s.req.Purpose) {
+			return &AuditScope{all: true}, nil
+		}
+		return nil, forbidden("reading the audit trail needs a stated purpose of use (%s)", headerPurposeName)
+	case RoleResident:
+		a := &AuditScope{}
+		for _, p := range s.p.Patients {
+			a.patients = append(a.patients, "Patient/"+p)
+		}
+		return a, nil
+	}
+	return nil, forbidden("the audit trail is read by administrators, regulators and, for their own records, residents")
+}
+
+// headerPurposeName names the purpose header in messages.
+const headerPurposeName = "X-Purpose-Of-Use"
+
+// Allows reports whether the scope covers an entry.
+func (a *AuditScope) Allows(e *store.AuditEntry) bool {
+	return a.all || slices.ContainsFunc(e.Patients, func(p string) bool { return slices.Contains(a.patients, p) })
+}
+
+// Limit narrows a query of the trail to the scope: a resident's queries
+// name one of their records (the only one, when they have one).
+func (a *AuditScope) Limit(q store.AuditQuery) (store.AuditQuery, error) {
+	if a.all {
+		return q, nil
+	}
+	switch {
+	case q.Patient == "" && len(a.patients) == 1:
+		q.Patient = a.patients[0]
+	case q.Patient == "":
+		return q, forbidden("name one of your records with patient=")
+	case !slices.Contains(a.patients, q.Patient):
+		return q, forbidden("you may see the accesses to your own records only")
+	}
+	return q, nil
 }

@@ -13,6 +13,14 @@ import (
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	s := startHip(t, "", "demo", "--dir", dir, "--residents", "300")
+	// Without a token nothing but the CapabilityStatement is served.
+	if resp, body := s.get(t, "/fhir/Patient?_count=1"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("search without a token: %d %.200s", resp.StatusCode, body)
+	}
+	if resp, _ := s.get(t, "/fhir/metadata"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("metadata: %d", resp.StatusCode)
+	}
+	s.token = demoToken(t, s)
 	resp, body := s.get(t, "/fhir/Patient?_count=1&_total=accurate")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("search: %d %s", resp.StatusCode, body)
@@ -82,4 +90,17 @@ func TestSynthImport(t *testing.T) {
 			t.Fatalf("imported patients: %d %s", resp.StatusCode, body)
 		}
 	})
+}
+
+// demoToken reads the administrator's token from the demo's banner.
+func demoToken(t *testing.T, s *server) string {
+	t.Helper()
+	lines := strings.Split(s.logTail(200), "\n")
+	for i, line := range lines {
+		if strings.Contains(line, "admin access token") && i+1 < len(lines) {
+			return strings.TrimSpace(lines[i+1])
+		}
+	}
+	t.Fatalf("no admin token in the demo banner:\n%s", s.logTail(40))
+	return ""
 }

@@ -153,13 +153,15 @@ type server struct {
 	exited  chan struct{} // closed when the process has exited; then waitErr is set
 	waitErr error
 	client  *http.Client
+	token   string // bearer token sent with every request, when set
 }
 
 // startServer runs `hip serve` on a free loopback port over db and waits until
 // /healthz answers. The process is killed at the end of the test if still running.
 func startServer(t *testing.T, db string) *server {
 	t.Helper()
-	return startHip(t, db, "serve", "--db", db)
+	// These tests exercise the FHIR protocol; security has its own tests.
+	return startHip(t, db, "serve", "--db", db, "--auth", "none")
 }
 
 // startHip runs a serving hip command (serve, demo) with args on a free loopback
@@ -284,6 +286,9 @@ func (s *server) do(ctx context.Context, method, path string, body []byte) (*htt
 		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/fhir+json")
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hip-platform/hip/internal/auth"
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/store"
 )
@@ -211,29 +212,31 @@ func (s *Server) bundle(ctx context.Context, req *request, info *requestInfo) (*
 	switch bt, _ := b["type"].(string); bt {
 	case "transaction":
 		info.interaction = iTransaction
-		return s.transaction(ctx, entries)
+		return s.transaction(ctx, entries, info.session)
 	case "batch":
 		info.interaction = iBatch
-		return s.batch(ctx, entries), nil
+		return s.batch(ctx, entries, info.session), nil
 	default:
 		return nil, &fhir.Error{Code: fhir.Invalid, Message: fmt.Sprintf("Bundle.type %q cannot be processed: POST a batch or transaction", bt),
 			Issues: []fhir.Issue{{Severity: "error", Code: "invalid", Diagnostics: fmt.Sprintf("Bundle.type must be batch or transaction, not %q", bt), Expression: []string{"Bundle.type"}}}}
 	}
 }
 
-func (s *Server) batch(ctx context.Context, entries []*entry) *response {
+// batch runs each entry on its own, under the request's session (nil: none).
+func (s *Server) batch(ctx context.Context, entries []*entry, sess *auth.Session) *response {
 	for _, e := range entries {
 		if e.err != nil {
 			continue
 		}
 		if isWrite(e.rt.interaction) {
 			e.err = s.store.Tx(ctx, func(tx store.Tx) error {
+				gtx := guardTx(sess, tx)
 				var err error
-				e.resp, err = s.do(ctx, tx, tx, e.req, e.rt)
+				e.resp, err = s.do(ctx, gtx, gtx, e.req, e.rt)
 				return err
 			})
 		} else {
-			e.resp, e.err = s.do(ctx, s.store, nil, e.req, e.rt)
+			e.resp, e.err = s.do(ctx, guardReader(sess, s.store), nil, e.req, e.rt)
 		}
 		if e.err == nil && e.resp != nil {
 			s.registerSearchParameters(e.resp.stored)
@@ -242,7 +245,9 @@ func (s *Server) batch(ctx context.Context, entries []*entry) *response {
 	return responseBundle("batch-response", entries)
 }
 
-func (s *Server) transaction(ctx context.Context, entries []*entry) (*response, error) {
+// transaction runs the entries in one store transaction, under the request's
+// session (nil: none).
+func (s *Server) transaction(ctx context.Context, entries []*entry, sess *auth.Session) (*response, error) {
 	for _, e := range entries {
 		if e.err != nil {
 			return nil, e.err
@@ -251,7 +256,8 @@ func (s *Server) transaction(ctx context.Context, entries []*entry) (*response, 
 	for _, e := range entries {
 		e.newID = newID()
 	}
-	err := s.store.Tx(ctx, func(tx store.Tx) error {
+	err := s.store.Tx(ctx, func(stx store.Tx) error {
+		tx := guardTx(sess, stx)
 		for _, e := range entries {
 			e.resp, e.exists, e.target, e.create = nil, nil, "", false
 		}

@@ -65,6 +65,9 @@ type response struct {
 	stored   *store.Resource
 	location string // relative: Type/id/_history/n
 	created  bool
+	// contentType, when set, is the media type of raw, written as is
+	// (JSON that is not FHIR, such as the SMART configuration).
+	contentType string
 }
 
 func (r *response) etag() string {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hip-platform/hip/internal/auth"
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/spec"
@@ -43,6 +44,7 @@ type Config struct {
 	BaseURL      string         // public base URL of the FHIR API; derived from requests when empty
 	MaxBodyBytes int64          // request body limit; default 16 MiB
 	Location     *time.Location // zone of search dates without one; default China Standard Time
+	Security     *Security      // nil: no authentication (tests, --insecure-no-auth)
 }
 
 // Server serves the FHIR API.
@@ -131,9 +133,12 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-// requestInfo is what the metrics and the log record of one request.
+// requestInfo is what the metrics, the log and the audit record of one request.
 type requestInfo struct {
 	interaction, typ string
+	route            route
+	req              *request
+	session          *auth.Session // set once the request is authenticated
 }
 
 func requestID(r *http.Request) string {
@@ -187,6 +192,19 @@ func (s *Server) serveFHIR(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	resp, err := s.serve(r.Context(), rec, r, info)
+	if info.session != nil {
+		// The response waits for its audit record: an answered request is on
+		// the trail, and one that cannot be recorded is not answered.
+		status := http.StatusOK
+		if err != nil {
+			status = statusFor(fhir.AsError(err))
+		} else {
+			status = resp.status
+		}
+		if aerr := s.record(r.Context(), r, rid, info.route, info.req, info.session, status); aerr != nil {
+			resp, err = nil, aerr
+		}
+	}
 	if err != nil {
 		s.writeError(rec, r, rid, err)
 		return
@@ -200,21 +218,44 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return nil, err
 	}
 	req.base = s.base(r)
+	if isSMARTConfig(req) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		info.interaction = "smart-configuration"
+		return s.smartConfiguration()
+	}
 	rt, err := s.resolve(req)
 	if err != nil {
 		return nil, err
 	}
-	info.interaction, info.typ = rt.interaction, rt.typ
+	info.interaction, info.typ, info.route, info.req = rt.interaction, rt.typ, rt, req
+	var sess *auth.Session
+	if sec := s.cfg.Security; sec != nil && !isPublic(rt, req) {
+		principal, err := s.authenticate(r, w.Header().Get("X-Request-Id"))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hip", error="invalid_token"`)
+			return nil, err
+		}
+		if sess, err = sec.Policy.Session(ctx, s.store, principal, sessionRequest(r, req, rt)); err != nil {
+			return nil, err
+		}
+		info.session = sess
+		if rt.typ == "AuditEvent" {
+			return s.auditEvents(ctx, req, rt, sess)
+		}
+		if rt.interaction == iReindex && principal.Role != auth.RoleAdmin {
+			return nil, fhir.Errorf(fhir.Forbidden, "only an administrator may rebuild the search index")
+		}
+	}
 	if rt.interaction == iTransaction {
 		return s.bundle(ctx, req, info)
 	}
 	if !isWrite(rt.interaction) {
-		return s.do(ctx, s.store, nil, req, rt)
+		return s.do(ctx, guardReader(sess, s.store), nil, req, rt)
 	}
 	var resp *response
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		gtx := guardTx(sess, tx)
 		var err error
-		resp, err = s.do(ctx, tx, tx, req, rt)
+		resp, err = s.do(ctx, gtx, gtx, req, rt)
 		return err
 	})
 	if err == nil && rt.typ == "SearchParameter" {
@@ -248,11 +289,33 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *res
 			return
 		}
 	}
+	if resp.contentType != "" {
+		h.Set("Content-Type", resp.contentType)
+		w.WriteHeader(resp.status)
+		w.Write(resp.raw)
+		return
+	}
 	if resp.resource != nil {
 		writeJSON(w, r, resp.status, resp.resource)
 		return
 	}
 	writeJSON(w, r, resp.status, resp.raw)
+}
+
+// guardReader returns rd under the session's checks (rd itself without one).
+func guardReader(sess *auth.Session, rd store.Reader) store.Reader {
+	if sess == nil {
+		return rd
+	}
+	return sess.Reader(rd)
+}
+
+// guardTx returns tx under the session's checks (tx itself without one).
+func guardTx(sess *auth.Session, tx store.Tx) store.Tx {
+	if sess == nil {
+		return tx
+	}
+	return sess.Tx(tx)
 }
 
 // statuses maps domain error codes to HTTP statuses; NotSupported depends on why.
