@@ -62,6 +62,11 @@ func testAccess(t *testing.T, s store.Store) {
 		// Patient 2 is B's: a chain through them must not tell that o3's
 		// subject is called Beta.
 		{"chain to a hidden target", facilityA, "Observation", "subject:Patient.name=Beta", nil, nil, false, 0, 0},
+		{"chain probed", facilityA, "Observation", "_id=acc-o3&subject:Patient.name=Beta", nil, nil, false, 0, 0},
+		{"_has probed", &search.Access{Others: true, Default: clauses("Patient", "_tag="+facilitySystem+"|B")}, "Patient",
+			"_id=acc-p2&_has:Observation:subject:code=urn:test|x", []string{"Patient/acc-p2"}, nil, false, 0, 0},
+		{"_has probed through a hidden referrer", facilityA, "Patient", "_id=acc-p1&_has:Observation:subject:code=urn:test|x",
+			[]string{"Patient/acc-p1"}, nil, false, 0, 0},
 		{"chain driving", facilityA, "Observation", "subject:Patient.name=Beta&_sort=_id", nil, nil, false, 0, 0},
 		{"_has through a hidden referrer", facilityA, "Patient", "_has:Observation:subject:code=urn:test|x", []string{"Patient/acc-p1"}, nil, false, 0, 0},
 		{"_has over B's patient", &search.Access{Others: true, Default: clauses("Patient", "_tag="+facilitySystem+"|B")}, "Patient",
