@@ -79,8 +79,9 @@ type Policy struct {
 	defs   *spec.Definitions
 	parser *search.Parser
 	ix     *search.Indexer
-	types  []string
-	care   careCache
+	types    []string
+	care     careCache
+	consents consentCache
 }
 
 // NewPolicy builds the policy over the FHIR definitions and the store's
@@ -88,7 +89,8 @@ type Policy struct {
 func NewPolicy(defs *spec.Definitions, ix *search.Indexer) *Policy {
 	return &Policy{defs: defs, ix: ix, types: defs.ResourceTypes(),
 		parser: search.NewParser(defs, search.NormalizeString).WithParams(ix.Param),
-		care:   careCache{ttl: time.Minute, seen: map[string]time.Time{}}}
+		care:     careCache{ttl: time.Minute, seen: map[string]time.Time{}},
+		consents: consentCache{ttl: 10 * time.Second}}
 }
 
 // clauses parses search parameters into the clauses of a type.

@@ -44,9 +44,13 @@ type Session struct {
 	// facility's care, or by breaking the glass).
 	treating   bool
 	breakGlass bool
+	// denials are the residents' consents the principal's facility is bound
+	// by; nil when none binds it (no facility, or the glass is broken).
+	denials []denial
 
-	mu        sync.Mutex
-	resources []string
+	mu             sync.Mutex
+	consentChanged bool
+	resources      []string
 	patients  map[string]bool
 	access    map[Perm]*search.Access
 }
@@ -86,6 +90,13 @@ func (pol *Policy) Session(ctx context.Context, rd store.Reader, p *Principal, r
 			}
 			s.treating = ok
 		}
+	}
+	if p.Facility != "" && (p.Role == RoleClinician || p.Role == RoleFacility || p.Role == RolePharmacist) && !s.breakGlass {
+		d, err := pol.denials(ctx, rd)
+		if err != nil {
+			return nil, err
+		}
+		s.denials = d
 	}
 	return s, nil
 }
@@ -158,14 +169,21 @@ func (s *Session) limits(typ string, perm Perm) ([]search.Clause, bool, error) {
 		if !ok {
 			continue
 		}
-		if len(clauses) == 0 {
-			return nil, true, nil // one scope opens the type fully
-		}
-		if !found {
+		if !found || len(clauses) == 0 {
 			best, found = clauses, true
 		}
+		if len(clauses) == 0 {
+			break // one scope opens the type fully
+		}
 	}
-	return best, found, nil
+	if !found || len(s.denials) == 0 || IsDirectory(typ) {
+		return best, found, nil
+	}
+	withheld, err := s.pol.consentClauses(s.denials, typ, s.p.Facility)
+	if err != nil {
+		return nil, false, err
+	}
+	return append(slices.Clone(best), withheld...), true, nil
 }
 
 // scopeLimits are the limits one granting scope gives.
@@ -287,6 +305,13 @@ func (pol *Policy) matchInGo(id string, body fhir.Resource, clauses []search.Cla
 			continue
 		}
 		first := &c.Conditions[0]
+		if first.None != nil {
+			ok, known := pol.matchNone(id, body, c)
+			if !known || !ok {
+				return false, known
+			}
+			continue
+		}
 		if first.Param == nil || first.Chain != nil || first.Has != nil {
 			return false, false
 		}
@@ -328,6 +353,21 @@ func (pol *Policy) matchInGo(id string, body fhir.Resource, clauses []search.Cla
 		}
 	}
 	return true, true
+}
+
+// matchNone evaluates a clause of None conditions: one of them holds when
+// the resource does not meet all of its clauses.
+func (pol *Policy) matchNone(id string, body fhir.Resource, c search.Clause) (ok, known bool) {
+	for i := range c.Conditions {
+		all, known := pol.matchInGo(id, body, c.Conditions[i].None)
+		if !known {
+			return false, false
+		}
+		if !all {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // decode parses a stored body for the checks; nil for a delete marker.
@@ -576,8 +616,32 @@ func (w *writer) Put(ctx context.Context, res fhir.Resource, pre store.Precondit
 	stored, created, err := w.tx.Put(ctx, res, pre)
 	if err == nil {
 		w.s.touch(stored, res)
+		w.changed(res.Type())
 	}
 	return stored, created, err
+}
+
+// changed notes a write that changes what the policy decides (a Consent),
+// for Committed.
+func (w *writer) changed(typ string) {
+	if typ == "Consent" {
+		w.s.mu.Lock()
+		w.s.consentChanged = true
+		w.s.mu.Unlock()
+	}
+}
+
+// Committed tells the session that its writes are committed: a changed
+// Consent binds the next request of this process (others read consents
+// again within ten seconds).
+func (s *Session) Committed() {
+	s.mu.Lock()
+	changed := s.consentChanged
+	s.consentChanged = false
+	s.mu.Unlock()
+	if changed {
+		s.pol.consents.invalidate()
+	}
 }
 
 // PutIndexed indexes the resource again when the policy changed it (the
@@ -599,6 +663,7 @@ func (w *writer) PutIndexed(ctx context.Context, res fhir.Resource, entries []se
 	stored, created, err := w.tx.PutIndexed(ctx, res, entries, pre)
 	if err == nil {
 		w.s.touch(stored, res)
+		w.changed(res.Type())
 	}
 	return stored, created, err
 }
@@ -624,6 +689,7 @@ func (w *writer) Delete(ctx context.Context, typ, id string, pre store.Precondit
 	if err == nil {
 		body, _ := decode(existing)
 		w.s.touch(existing, body)
+		w.changed(typ)
 	}
 	return marker, err
 }

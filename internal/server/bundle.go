@@ -235,6 +235,9 @@ func (s *Server) batch(ctx context.Context, entries []*entry, sess *auth.Session
 				e.resp, err = s.do(ctx, gtx, gtx, e.req, e.rt)
 				return err
 			})
+			if e.err == nil && sess != nil {
+				sess.Committed()
+			}
 		} else {
 			e.resp, e.err = s.do(ctx, guardReader(sess, s.store), nil, e.req, e.rt)
 		}
@@ -280,6 +283,9 @@ func (s *Server) transaction(ctx context.Context, entries []*entry, sess *auth.S
 	})
 	if err != nil {
 		return nil, err
+	}
+	if sess != nil {
+		sess.Committed()
 	}
 	for _, e := range entries {
 		if e.resp != nil {

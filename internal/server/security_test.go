@@ -144,6 +144,25 @@ func matrixData(t *testing.T, s *secureServer) {
 	put("hisB", "/Observation/o2", obs("o2", "p2", "2345-7"))
 	put("hisB", "/Encounter/e3", enc("e3", "p1", "orgB"))      // p1 seen at B
 	put("hisB", "/Observation/o3", obs("o3", "p1", "94500-6")) // B's result of p1
+	cond := func(id, patient, label string) string {
+		security := ""
+		if label != "" {
+			security = `"meta":{"security":[{"system":"` + auth.SystemActCode + `","code":"` + label + `"}]},`
+		}
+		return fmt.Sprintf(`{"resourceType":"Condition","id":"%s",%s"code":{"text":"诊断"},"subject":{"reference":"Patient/%s"}}`, id, security, patient)
+	}
+	put("hisA", "/Condition/c1", cond("c1", "p1", ""))
+	put("hisB", "/Condition/c2", cond("c2", "p1", "PSY")) // a mental health diagnosis
+	put("hisB", "/Condition/c3", cond("c3", "p1", ""))
+}
+
+// consent is a resident's Consent denying what provision says.
+func consent(patient, provision string) string {
+	return `{"resourceType":"Consent","status":"active",
+	"scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
+	"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],
+	"policyRule":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"OPTOUT"}]},
+	"patient":{"reference":"Patient/` + patient + `"},"provision":` + provision + `}`
 }
 
 // bundleIDs returns the Type/id of a searchset's matches and includes.
@@ -238,7 +257,7 @@ var matrix = []matrixCase{
 	{name: "revinclude of hidden results", who: "docA", method: "GET", path: "/Patient?_id=p1&_revinclude=Observation:subject", status: 200,
 		matches: ids("Patient/p1"), incl: ids("Observation/o1"), audited: true},
 	{name: "wildcard revinclude", who: "docA", method: "GET", path: "/Patient?_id=p1&_revinclude=*", status: 200,
-		matches: ids("Patient/p1"), incl: ids("Encounter/e1", "MedicationRequest/m1", "Observation/o1"), audited: true},
+		matches: ids("Patient/p1"), incl: ids("Condition/c1", "Encounter/e1", "MedicationRequest/m1", "Observation/o1"), audited: true},
 	{name: "_has through a hidden result", who: "docA", method: "GET", path: "/Patient?_has:Observation:subject:code=94500-6", status: 200,
 		matches: nil, audited: true},
 	{name: "_has probed through a hidden result", who: "docA", method: "GET", path: "/Patient?_id=p1&_has:Observation:subject:code=94500-6", status: 200,
@@ -351,6 +370,30 @@ var matrix = []matrixCase{
 	{name: "resident consents for self", who: "res1", method: "POST", path: "/Consent",
 		body:   `{"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],"patient":{"reference":"Patient/p1"}}`,
 		status: 201, audited: true, patients: []string{"Patient/p1"}},
+	// Consent: p1's resident withholds their records from B, and mental
+	// health records from everyone but the facility that wrote them.
+	{name: "treatment before consent", who: "docA", method: "GET", path: "/Condition?patient=p1", header: treat, status: 200,
+		matches: ids("Condition/c1", "Condition/c2", "Condition/c3"), audited: true},
+	{name: "resident withholds from B", who: "res1", method: "POST", path: "/Consent",
+		body:   consent("p1", `{"type":"deny","actor":[{"role":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}]},"reference":{"reference":"Organization/orgB"}}]}`),
+		status: 201, audited: true},
+	{name: "resident withholds mental health", who: "res1", method: "POST", path: "/Consent",
+		body: consent("p1", `{"type":"deny","securityLabel":[{"system":"`+auth.SystemActCode+`","code":"PSY"}]}`), status: 201, audited: true},
+	{name: "B treats p1 after consent", who: "docB", method: "GET", path: "/Observation?patient=p1", header: treat, status: 200,
+		matches: ids("Observation/o3"), audited: true},
+	{name: "B's own records stay B's", who: "docB", method: "GET", path: "/Condition?patient=p1", header: treat, status: 200,
+		matches: ids("Condition/c2", "Condition/c3"), audited: true},
+	{name: "B's chain to the withheld patient", who: "docB", method: "GET", path: "/Observation?subject:Patient.family=王", header: treat, status: 200,
+		matches: nil, audited: true},
+	{name: "A after consent", who: "docA", method: "GET", path: "/Condition?patient=p1", header: treat, status: 200,
+		matches: ids("Condition/c1", "Condition/c3"), audited: true},
+	{name: "A reads the withheld diagnosis", who: "docA", method: "GET", path: "/Condition/c2", header: treat, status: 404, audited: true},
+	{name: "the glass overrides consent", who: "docB", method: "GET", path: "/Observation?patient=p1", header: glass, status: 200,
+		matches: ids("Observation/o1", "Observation/o3", "Observation/o5"), audited: true, patients: []string{"Patient/p1"}},
+	{name: "the resident still sees everything", who: "res1", method: "GET", path: "/Condition", status: 200,
+		matches: ids("Condition/c1", "Condition/c2", "Condition/c3"), audited: true},
+	{name: "the resident sees the glass broken on their record", who: "res1", method: "GET", path: "/AuditEvent?_count=2", status: 200,
+		anyMatches: true, contains: []string{`"code":"ETREAT"`, `"value":"docB"`}, audited: true},
 	{name: "resident consents for another", who: "res1", method: "POST", path: "/Consent",
 		body:   `{"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],"patient":{"reference":"Patient/p2"}}`,
 		status: 403, audited: true},

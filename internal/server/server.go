@@ -258,6 +258,9 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		resp, err = s.do(ctx, gtx, gtx, req, rt)
 		return err
 	})
+	if err == nil && sess != nil {
+		sess.Committed()
+	}
 	if err == nil && rt.typ == "SearchParameter" {
 		s.registerSearchParameters(resp.stored)
 	}

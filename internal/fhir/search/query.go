@@ -127,6 +127,12 @@ type Condition struct {
 
 	Chain *Chain // Param is a reference and the condition applies to its target
 	Has   *Has   // reverse chain: some resource of another type refers here and matches
+
+	// None matches a resource that does not meet all of these clauses: NOT
+	// (c1 AND c2 …). Param is nil. No query string writes it: the
+	// authorisation policy builds it, to withhold what a resident's consent
+	// withholds (the records of these patients, unless written here).
+	None []Clause
 }
 
 // Modifier is a search modifier as written after the colon, except ModifierType,
@@ -396,6 +402,8 @@ func (c *Clause) Key() string {
 
 func (c *Condition) key() string {
 	switch {
+	case c.None != nil:
+		return "_none"
 	case c.Has != nil:
 		return "_has:" + c.Has.Type + ":" + c.Has.Param.Code + ":" + c.Has.Condition.key()
 	case c.Chain != nil:
@@ -420,6 +428,12 @@ func (c *Clause) String() string {
 // raw is the value text of the innermost condition of a chain or _has.
 func (c *Condition) raw() string {
 	switch {
+	case c.None != nil:
+		parts := make([]string, len(c.None))
+		for i := range c.None {
+			parts[i] = c.None[i].String()
+		}
+		return "(" + strings.Join(parts, "&") + ")"
 	case c.Has != nil:
 		return c.Has.Condition.raw()
 	case c.Chain != nil:

@@ -891,6 +891,26 @@ func (s *sqlQuery) values(x string, kind search.Kind, c search.Clause) error {
 func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 	first := &c.Conditions[0]
 	switch {
+	case first.None != nil:
+		// NOT (c1 AND c2 …), for each condition, ORed.
+		s.w("(")
+		for i := range c.Conditions {
+			if i > 0 {
+				s.w(" OR ")
+			}
+			s.w("NOT (")
+			for j, inner := range c.Conditions[i].None {
+				if j > 0 {
+					s.w(" AND ")
+				}
+				if err := s.probe(h, types, inner); err != nil {
+					return err
+				}
+			}
+			s.w(")")
+		}
+		s.w(")")
+		return nil
 	case first.Has != nil:
 		// From h's id to the resources referring to it (the target index),
 		// each probed for the inner values.
@@ -1519,7 +1539,7 @@ func (s *sqlQuery) listMembers(h string, c *search.Condition) error {
 // the head.
 func probesBySeq(c search.Clause) bool {
 	first := &c.Conditions[0]
-	if first.Has != nil {
+	if first.Has != nil || first.None != nil {
 		return false
 	}
 	return first.Chain != nil || !onResources(first.Param.Code) && first.Param.Code != "_list"

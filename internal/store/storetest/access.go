@@ -48,6 +48,15 @@ func testAccess(t *testing.T, s store.Store) {
 		"Patient":     clauses("Patient", "_id=acc-p1"),
 		"Observation": clauses("Observation", "patient=Patient/acc-p1"),
 	}}
+	// Consent: patient 1's records are withheld from B, but for what B wrote.
+	withheld := func(typ, who string) []search.Clause {
+		return []search.Clause{{Conditions: []search.Condition{{None: append(clauses(typ, who),
+			clauses(typ, "_tag:not="+facilitySystem+"|B")...)}}}}
+	}
+	consentB := &search.Access{Types: map[string][]search.Clause{
+		"Observation": withheld("Observation", "patient=Patient/acc-p1"),
+		"Patient":     withheld("Patient", "_id=acc-p1"),
+	}}
 	for _, tc := range []struct {
 		name         string
 		access       *search.Access
@@ -80,6 +89,10 @@ func testAccess(t *testing.T, s store.Store) {
 		{"all types, some limited", &search.Access{Types: map[string][]search.Clause{"Patient": patient1.Types["Patient"]},
 			Others: true, Default: facilityA.Default}, "", "_sort=_id&_total=accurate",
 			[]string{"Observation/acc-o1", "Observation/acc-o3", "Patient/acc-p1"}, nil, false, 3, 0},
+		{"consent withholds", consentB, "Observation", "_sort=_id", []string{"Observation/acc-o2", "Observation/acc-o3"}, nil, false, 0, 0},
+		{"consent withholds the patient", consentB, "Patient", "_revinclude=Observation:subject", []string{"Patient/acc-p2"},
+			[]string{"Observation/acc-o2", "Observation/acc-o3"}, false, 0, 0},
+		{"consent in a chain", consentB, "Observation", "subject:Patient.name=Alpha", nil, nil, false, 0, 0},
 		{"unreadable type", observationsOnly, "Patient", "", nil, nil, true, 0, 0},
 		{"chain into an unreadable type", observationsOnly, "Observation", "subject:Patient.name=Alpha", nil, nil, true, 0, 0},
 		{"_has from an unreadable type", &search.Access{Types: map[string][]search.Clause{"Patient": nil}}, "Patient",
