@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/hip-platform/hip/internal/fhir/search"
+	"github.com/hip-platform/hip/internal/redact"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/postgres"
@@ -179,7 +180,9 @@ func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+	// ID numbers and phone numbers reach logs inside error messages and
+	// rejected values: they are masked on the way out.
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: redact.Attr})), nil
 }
 
 // platform is an open store with the definitions and the search indexer it

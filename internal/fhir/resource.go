@@ -14,6 +14,10 @@ type Resource map[string]any
 
 // Parse decodes one JSON object. It does not check FHIR structure (see package validate).
 func Parse(data []byte) (Resource, error) {
+	if depth := nesting(data); depth > MaxDepth {
+		msg := fmt.Sprintf("JSON nested %d deep, at most %d", depth, MaxDepth)
+		return nil, &Error{Code: Invalid, Message: msg, Issues: []Issue{{Severity: "error", Code: "too-costly", Diagnostics: msg}}}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -31,6 +35,44 @@ func Parse(data []byte) (Resource, error) {
 			Issues: []Issue{{Severity: "error", Code: "structure", Diagnostics: "a resource must be a JSON object"}}}
 	}
 	return Resource(m), nil
+}
+
+// MaxDepth bounds the nesting of objects and arrays in a resource: real
+// resources (contained resources, nested extensions) stay far below it, and a
+// deeper document only costs the decoder and every walk over it.
+const MaxDepth = 100
+
+// nesting returns the deepest nesting of objects and arrays in JSON text,
+// stopping early past MaxDepth; strings are skipped.
+func nesting(data []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > deepest {
+				deepest = depth
+				if deepest > MaxDepth {
+					return deepest
+				}
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // Type returns resourceType, or "" when absent or not a string.

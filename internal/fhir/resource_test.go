@@ -156,3 +156,25 @@ func BenchmarkMarshal(b *testing.B) {
 		}
 	}
 }
+
+func TestParseDepth(t *testing.T) {
+	nested := func(n int) string {
+		return `{"resourceType":"Basic","x":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + `}`
+	}
+	for _, tc := range []struct {
+		json string
+		ok   bool
+	}{
+		{nested(MaxDepth), true},
+		{nested(MaxDepth + 1), false},
+		{`{"resourceType":"Basic","text":"` + strings.Repeat("[{", 200) + `\"[{"}`, true}, // brackets in strings do not count
+	} {
+		_, err := Parse([]byte(tc.json))
+		if tc.ok != (err == nil) {
+			t.Errorf("%.50s…: %v", tc.json, err)
+		}
+		if err != nil && AsError(err).Issues[0].Code != "too-costly" {
+			t.Errorf("%.50s…: %v, want too-costly", tc.json, err)
+		}
+	}
+}

@@ -20,6 +20,16 @@ const maxDepth = 4
 // maxOffset keeps _offset within what every backend takes as an integer.
 const maxOffset = 1<<31 - 1
 
+// Complexity limits of one search: every clause is a join or a probe of
+// each candidate, every value a branch of its clause, every _include or
+// _revinclude another query per page (and :iterate up to four). Beyond them
+// a search is refused as too costly rather than left to run.
+const (
+	maxClauses  = 40
+	maxValues   = 500
+	maxIncludes = 10
+)
+
 // Parser turns search parameters into a Query. It is read-only after NewParser
 // and safe for concurrent use.
 type Parser struct {
@@ -128,6 +138,9 @@ func (p *Parser) Parse(types []string, values url.Values, strict bool) (*Query, 
 	if len(st.issues) > 0 {
 		return nil, nil, issuesError(st.issues)
 	}
+	if err := checkCost(q); err != nil {
+		return nil, nil, err
+	}
 	// Canonical order, so that a query and its re-encoding compare equal.
 	slices.SortStableFunc(q.Clauses, func(a, b Clause) int { return strings.Compare(a.Key(), b.Key()) })
 	byIterate := func(a, b Include) int {
@@ -206,6 +219,25 @@ func (st *parseState) check(name, value string, err error) {
 	}
 	issue.Severity, issue.Diagnostics = "warning", "ignored "+diag
 	st.warnings = append(st.warnings, Warning{Param: name, Issue: issue})
+}
+
+// checkCost refuses searches beyond the complexity limits.
+func checkCost(q *Query) error {
+	tooCostly := func(format string, args ...any) error {
+		return issuesError([]fhir.Issue{{Severity: "error", Code: "too-costly", Diagnostics: fmt.Sprintf(format, args...)}})
+	}
+	if len(q.Clauses) > maxClauses {
+		return tooCostly("a search may have at most %d parameters, not %d", maxClauses, len(q.Clauses))
+	}
+	if n := len(q.Include) + len(q.RevInclude); n > maxIncludes {
+		return tooCostly("a search may have at most %d _include and _revinclude, not %d", maxIncludes, n)
+	}
+	for _, c := range q.Clauses {
+		if len(c.Conditions) > maxValues {
+			return tooCostly("%s has %d values, at most %d", c.Key(), len(c.Conditions), maxValues)
+		}
+	}
+	return nil
 }
 
 func issuesError(issues []fhir.Issue) *fhir.Error {

@@ -630,3 +630,44 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+func TestParseCost(t *testing.T) {
+	t.Parallel()
+	p := newTestParser(t)
+	many := func(name string, n int, value func(i int) string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = name + "=" + value(i)
+		}
+		return strings.Join(parts, "&")
+	}
+	ids := make([]string, maxValues+1)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("id%d", i)
+	}
+	tests := []struct {
+		query string
+		ok    bool
+	}{
+		{many("name", maxClauses, func(i int) string { return fmt.Sprintf("n%d", i) }), true},
+		{many("name", maxClauses+1, func(i int) string { return fmt.Sprintf("n%d", i) }), false},
+		{"_id=" + strings.Join(ids[:maxValues], ","), true},
+		{"_id=" + strings.Join(ids, ","), false},
+		{many("_revinclude", maxIncludes, func(i int) string { return "Observation:subject" }), true},
+		{many("_revinclude", maxIncludes+1, func(i int) string { return "Observation:subject" }), false},
+	}
+	for _, tc := range tests {
+		values, err := url.ParseQuery(tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = p.Parse([]string{"Patient"}, values, false)
+		var fe *fhir.Error
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%.60s…: %v", tc.query, err)
+		case !tc.ok && (!errors.As(err, &fe) || fe.Issues[0].Code != "too-costly"):
+			t.Errorf("%.60s…: %v, want a too-costly refusal, even lenient", tc.query, err)
+		}
+	}
+}
