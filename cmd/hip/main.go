@@ -15,8 +15,8 @@ import (
 	"strings"
 
 	"github.com/hip-platform/hip/internal/fhir/search"
-	"github.com/hip-platform/hip/internal/redact"
 	"github.com/hip-platform/hip/internal/fhir/spec"
+	"github.com/hip-platform/hip/internal/redact"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/postgres"
 	"github.com/hip-platform/hip/internal/store/sqlite"

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,6 +34,13 @@ type SecurityConfig struct {
 	OIDCIssuer   string
 	OIDCAudience string
 	OIDCClaims   auth.ClaimNames
+	TLSCert      string
+	TLSKey       string
+	CORSOrigins  string
+	Rate         float64 // per principal, requests a second
+	Burst        int
+	IPRate       float64
+	IPBurst      int
 }
 
 func (c *SecurityConfig) flags(fs *flag.FlagSet) {
@@ -48,6 +56,20 @@ func (c *SecurityConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OIDCClaims.Facility, "oidc-facility-claim", env("OIDC_FACILITY_CLAIM"), "claim holding the facility (default hip_facility)")
 	fs.StringVar(&c.OIDCClaims.Patients, "oidc-patients-claim", env("OIDC_PATIENTS_CLAIM"), "claim holding a resident's Patient ids (default hip_patients)")
 	fs.StringVar(&c.OIDCClaims.Scope, "oidc-scope-claim", env("OIDC_SCOPE_CLAIM"), "claim holding the scopes (default scope)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT"), "serve HTTPS with this certificate (PEM, chain first) (HIP_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY"), "and this private key (PEM) (HIP_TLS_KEY)")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", env("CORS_ORIGINS"), "comma-separated browser origins allowed to call the API, * for any (HIP_CORS_ORIGINS)")
+	fs.Float64Var(&c.Rate, "rate-limit", floatEnv("RATE_LIMIT", 200), "requests a second per user or client, 0 for no limit (HIP_RATE_LIMIT)")
+	fs.IntVar(&c.Burst, "rate-burst", int(floatEnv("RATE_BURST", 400)), "requests a user or client may send at once (HIP_RATE_BURST)")
+	fs.Float64Var(&c.IPRate, "ip-rate-limit", floatEnv("IP_RATE_LIMIT", 500), "requests a second per client address, 0 for no limit (HIP_IP_RATE_LIMIT)")
+	fs.IntVar(&c.IPBurst, "ip-rate-burst", int(floatEnv("IP_RATE_BURST", 1000)), "requests an address may send at once (HIP_IP_RATE_BURST)")
+}
+
+func floatEnv(name string, def float64) float64 {
+	if f, err := strconv.ParseFloat(env(name), 64); err == nil && f >= 0 {
+		return f
+	}
+	return def
 }
 
 func durationEnv(name string, def time.Duration) time.Duration {
@@ -66,7 +88,11 @@ func (c *SecurityConfig) origins(baseURL, addr string) (issuer, audience string,
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
 		}
-		base = "http://" + net.JoinHostPort(host, port) + "/fhir"
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		base = scheme + "://" + net.JoinHostPort(host, port) + "/fhir"
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
@@ -103,7 +129,7 @@ func newSecurity(ctx context.Context, c *SecurityConfig, cfg *Config, p *platfor
 		}
 		cfgDoc := map[string]any{"issuer": c.OIDCIssuer, "capabilities": []string{"permission-v2", "permission-v1"}}
 		return &securityParts{security: &server.Security{Authenticator: v, Policy: policy,
-			Trail: audit.NewTrail(p.Store, log), SMART: cfgDoc}}, nil
+			Trail: audit.NewTrail(p.Store, log), SMART: cfgDoc, Rate: c.Rate, Burst: c.Burst}}, nil
 	case "builtin":
 		issuer, audience, err := c.origins(cfg.BaseURL, cfg.Addr)
 		if err != nil {
@@ -119,7 +145,7 @@ func newSecurity(ctx context.Context, c *SecurityConfig, cfg *Config, p *platfor
 			return nil, err
 		}
 		return &securityParts{provider: prov, keys: keys, security: &server.Security{Authenticator: prov, Policy: policy,
-			Trail: audit.NewTrail(p.Store, log), SMART: prov.Configuration()}}, nil
+			Trail: audit.NewTrail(p.Store, log), SMART: prov.Configuration(), Rate: c.Rate, Burst: c.Burst}}, nil
 	}
 	return nil, fmt.Errorf("--auth %q: use builtin, oidc or none", c.Mode)
 }

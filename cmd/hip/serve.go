@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -95,14 +97,24 @@ func runServer(ctx context.Context, cfg *Config, p *platform, log *slog.Logger, 
 		}
 		handler = mux
 	}
+	sc := &cfg.Security
+	handler = server.Edge(handler, server.EdgeOptions{CORSOrigins: splitList(sc.CORSOrigins), IPRate: sc.IPRate, IPBurst: sc.IPBurst})
+	if (sc.TLSCert == "") != (sc.TLSKey == "") {
+		return errors.New("serve: --tls-cert and --tls-key go together")
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	log.Info("hip serving", "addr", ln.Addr().String(), "db", redactDSN(cfg.DB), "fhir", "/fhir", "auth", cfg.Security.Mode)
+	if sc.TLSCert != "" {
+		go func() { errc <- hs.ServeTLS(ln, sc.TLSCert, sc.TLSKey) }()
+	} else {
+		go func() { errc <- hs.Serve(ln) }()
+	}
+	log.Info("hip serving", "addr", ln.Addr().String(), "db", redactDSN(cfg.DB), "fhir", "/fhir", "auth", sc.Mode, "tls", sc.TLSCert != "")
 	if ready != nil {
 		ready(ln.Addr())
 	}

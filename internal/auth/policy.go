@@ -76,9 +76,9 @@ func IsDirectory(typ string) bool {
 
 // Policy decides what principals may do. It is shared by every request.
 type Policy struct {
-	defs   *spec.Definitions
-	parser *search.Parser
-	ix     *search.Indexer
+	defs     *spec.Definitions
+	parser   *search.Parser
+	ix       *search.Indexer
 	types    []string
 	care     careCache
 	consents consentCache
@@ -88,7 +88,7 @@ type Policy struct {
 // indexer (custom search parameters included).
 func NewPolicy(defs *spec.Definitions, ix *search.Indexer) *Policy {
 	return &Policy{defs: defs, ix: ix, types: defs.ResourceTypes(),
-		parser: search.NewParser(defs, search.NormalizeString).WithParams(ix.Param),
+		parser:   search.NewParser(defs, search.NormalizeString).WithParams(ix.Param),
 		care:     careCache{ttl: time.Minute, seen: map[string]time.Time{}},
 		consents: consentCache{ttl: 10 * time.Second}}
 }

@@ -51,8 +51,8 @@ type Session struct {
 	mu             sync.Mutex
 	consentChanged bool
 	resources      []string
-	patients  map[string]bool
-	access    map[Perm]*search.Access
+	patients       map[string]bool
+	access         map[Perm]*search.Access
 }
 
 // Session starts applying the policy to a request by p. rd reads what the

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,15 +185,27 @@ func startHip(t *testing.T, db, command string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting hip serve: %v", err)
 	}
+	scheme, client := "http", &http.Client{Timeout: 30 * time.Second}
+	if i := slices.Index(args, "--tls-cert"); i >= 0 && i+1 < len(args) {
+		// Trust the server's own certificate, as a facility would be told to.
+		pem, err := os.ReadFile(args[i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		scheme = "https"
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
 	s := &server{
 		t:       t,
-		URL:     "http://" + addr,
-		Base:    "http://" + addr + "/fhir",
+		URL:     scheme + "://" + addr,
+		Base:    scheme + "://" + addr + "/fhir",
 		DB:      db,
 		cmd:     cmd,
 		logPath: logFile.Name(),
 		exited:  make(chan struct{}),
-		client:  &http.Client{Timeout: 30 * time.Second},
+		client:  client,
 	}
 	go func() {
 		s.waitErr = cmd.Wait()

@@ -27,6 +27,10 @@ type Security struct {
 	// SMART is the SMART configuration served at
 	// [base]/.well-known/smart-configuration (the identity provider's).
 	SMART map[string]any
+	// Rate and Burst bound each principal's requests per second (0:
+	// unlimited), so that one client cannot starve the others.
+	Rate  float64
+	Burst int
 }
 
 // Request headers a client states its purpose with.

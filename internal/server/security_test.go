@@ -33,6 +33,11 @@ type secureServer struct {
 func newSecureServer(t *testing.T, st store.Store) *secureServer { return newSecureServerTB(t, st) }
 
 func newSecureServerTB(t testing.TB, st store.Store) *secureServer {
+	return newSecureServerWith(t, st, 0, 0)
+}
+
+// newSecureServerWith is newSecureServer with a per-principal rate limit.
+func newSecureServerWith(t testing.TB, st store.Store, rate float64, burst int) *secureServer {
 	t.Helper()
 	defs, err := loadDefs()
 	if err != nil {
@@ -55,7 +60,8 @@ func newSecureServerTB(t testing.TB, st store.Store) *secureServer {
 	t.Cleanup(trail.Close)
 	ix := storetest.Indexer(t)
 	srv, err := New(Config{Store: st, Definitions: defs, Validator: validate.New(defs), Indexer: ix, Logger: discard,
-		Security: &Security{Authenticator: prov, Policy: auth.NewPolicy(defs, ix), Trail: trail, SMART: prov.Configuration()}})
+		Security: &Security{Authenticator: prov, Policy: auth.NewPolicy(defs, ix), Trail: trail, SMART: prov.Configuration(),
+			Rate: rate, Burst: burst}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,6 +58,7 @@ type Server struct {
 	validator    Validator
 	log          *slog.Logger
 	capabilities atomic.Pointer[[]byte] // rebuilt when a SearchParameter is added
+	limiter      *rateLimiter           // per principal; nil: unlimited
 	registry     *prometheus.Registry
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
@@ -80,6 +82,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, store: cfg.Store, defs: cfg.Definitions, validator: cfg.Validator, log: cfg.Logger,
 		indexer: cfg.Indexer,
 		parser:  search.NewParser(cfg.Definitions, search.NormalizeString).WithLocation(cfg.Location).WithParams(cfg.Indexer.Param)}
+	if sec := cfg.Security; sec != nil && sec.Rate > 0 {
+		s.limiter = newRateLimiter(sec.Rate, sec.Burst)
+	}
 	if err := s.refreshCapabilities(); err != nil {
 		return nil, err
 	}
@@ -233,6 +238,12 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hip", error="invalid_token"`)
 			return nil, err
+		}
+		if s.limiter != nil {
+			if ok, retry := s.limiter.allow(principal.Subject+"\x00"+principal.Client, time.Now()); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+				return nil, fhir.Errorf(fhir.Throttled, "too many requests from %s: retry in %s", principal.Subject, retry.Round(time.Millisecond))
+			}
 		}
 		if sess, err = sec.Policy.Session(ctx, s.store, principal, sessionRequest(r, req, rt)); err != nil {
 			return nil, err
