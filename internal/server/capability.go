@@ -99,6 +99,21 @@ func (s *Server) capabilityStatement() fhir.Resource {
 	if s.cfg.BaseURL != "" {
 		impl["url"] = s.cfg.BaseURL
 	}
+	rest := map[string]any{
+		"mode":     "server",
+		"resource": resources,
+		"interaction": []any{
+			map[string]any{"code": "transaction"},
+			map[string]any{"code": "batch"},
+			map[string]any{"code": iSearchSystem},
+			map[string]any{"code": iHistSystem},
+		},
+		"searchParam": searchParams("Patient", everyType),
+		"operation":   []any{map[string]any{"name": "reindex", "definition": reindexOperation}},
+	}
+	if sec := s.cfg.Security; sec != nil {
+		rest["security"] = s.securityStatement(sec)
+	}
 	return fhir.Resource{
 		"resourceType":   "CapabilityStatement",
 		"status":         "active",
@@ -110,17 +125,30 @@ func (s *Server) capabilityStatement() fhir.Resource {
 		"fhirVersion":    "4.0.1",
 		"format":         []any{"application/fhir+json", "json"},
 		"patchFormat":    []any{"application/json-patch+json"},
-		"rest": []any{map[string]any{
-			"mode":     "server",
-			"resource": resources,
-			"interaction": []any{
-				map[string]any{"code": "transaction"},
-				map[string]any{"code": "batch"},
-				map[string]any{"code": iSearchSystem},
-				map[string]any{"code": iHistSystem},
-			},
-			"searchParam": searchParams("Patient", everyType),
-			"operation":   []any{map[string]any{"name": "reindex", "definition": reindexOperation}},
-		}},
+		"rest":           []any{rest},
 	}
+}
+
+// securityStatement is CapabilityStatement.rest.security: SMART on FHIR,
+// with the provider's endpoints (http://hl7.org/fhir/smart-app-launch/conformance.html).
+func (s *Server) securityStatement(sec *Security) map[string]any {
+	out := map[string]any{
+		"cors": true,
+		"service": []any{map[string]any{"coding": []any{map[string]any{
+			"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}}}},
+		"description": "OAuth 2.0 bearer tokens with SMART App Launch v1/v2 scopes; roles resident, clinician, pharmacist, " +
+			"regulator, facility, admin; purpose of use in " + headerPurpose + " (TREAT, ETREAT with " + headerReason +
+			", PUBHLTH, HOPERAT, HCOMPL, HQUALIMP, HPAYMT, HRESCH); every access to patient data is audited (AuditEvent).",
+	}
+	var uris []any
+	for _, e := range []struct{ name, key string }{{"token", "token_endpoint"}, {"authorize", "authorization_endpoint"}} {
+		if u, ok := sec.SMART[e.key].(string); ok && u != "" {
+			uris = append(uris, map[string]any{"url": e.name, "valueUri": u})
+		}
+	}
+	if uris != nil {
+		out["extension"] = []any{map[string]any{
+			"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris", "extension": uris}}
+	}
+	return out
 }

@@ -78,3 +78,16 @@ func TestPrincipalRateLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestCapabilitySecurity(t *testing.T) {
+	s := newSecureServer(t, backends[0].open(t))
+	status, body := s.as(t, "", "GET", "/metadata", nil, "")
+	if status != http.StatusOK {
+		t.Fatal(status)
+	}
+	for _, want := range []string{`"code":"SMART-on-FHIR"`, `"url":"token"`, s.url + `/auth/token`, `oauth-uris`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("CapabilityStatement lacks %s", want)
+		}
+	}
+}
