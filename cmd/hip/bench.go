@@ -19,7 +19,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hip-platform/hip/internal/audit"
+	"github.com/hip-platform/hip/internal/auth"
 	"github.com/hip-platform/hip/internal/bench"
+	"github.com/hip-platform/hip/internal/server"
 	"github.com/hip-platform/hip/internal/synth"
 )
 
@@ -57,6 +60,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var bc bench.IngestConfig
 	var url, cpuProfile string
+	var secure bool
 	err := parseFlags("bench ingest", args, stderr, func(fs *flag.FlagSet) {
 		// Never the platform's own database by default: the run loads hundreds of
 		// thousands of resources.
@@ -68,6 +72,8 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 		fs.IntVar(&bc.Resources, "resources", 200000, "post until at least this many resources are in")
 		fs.IntVar(&bc.Clients, "clients", 4, "concurrent clients")
 		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+		fs.BoolVar(&secure, "auth", false, "the in-process server authenticates, authorises and audits, the bundles are posted by a facility system")
+		fs.StringVar(&bc.Token, "token", "", "bearer token for --url")
 	})
 	if err != nil {
 		return err
@@ -94,7 +100,15 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer p.Close()
-		srv, err := newServer(ctx, &cfg, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		sec, token, err := benchSecurity(ctx, p, secure, auth.RoleFacility)
+		if err != nil {
+			return err
+		}
+		if sec != nil {
+			defer sec.Trail.Close()
+		}
+		bc.Token = token
+		srv, err := newServer(ctx, &cfg, p, sec, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
 		}
@@ -106,7 +120,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 		go hs.Serve(ln)
 		defer hs.Close()
 		url = "http://" + ln.Addr().String() + "/fhir"
-		fmt.Fprintf(stdout, "in-process server on %s over %s\n", url, redactDSN(cfg.DB))
+		fmt.Fprintf(stdout, "in-process server on %s over %s (authentication and audit: %v)\n", url, redactDSN(cfg.DB), secure)
 	}
 	bc.BaseURL = url
 	bc.Progress = stderr
@@ -155,7 +169,7 @@ func benchSearch(args []string, stdout, stderr io.Writer) error {
 	var sc synth.Config
 	var bc bench.SearchConfig
 	var url, clients, queries, cpuProfile string
-	var load, loadOnly, list bool
+	var load, loadOnly, list, secure bool
 	err := parseFlags("bench search", args, stderr, func(fs *flag.FlagSet) {
 		// No default database: the region takes minutes to load and is kept
 		// for the next run, so where it lives is the caller's choice.
@@ -173,6 +187,8 @@ func benchSearch(args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&queries, "queries", "", "run only these queries of the mix (comma list; see --list)")
 		fs.BoolVar(&list, "list", false, "print the query mix and exit")
 		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+		fs.BoolVar(&secure, "auth", false, "the in-process server authenticates, authorises and audits; the queries are an administrator's")
+		fs.StringVar(&bc.Token, "token", "", "bearer token for --url")
 	})
 	if err != nil {
 		return err
@@ -227,7 +243,15 @@ func benchSearch(args []string, stdout, stderr io.Writer) error {
 		if loadOnly {
 			return nil
 		}
-		srv, err := newServer(ctx, &cfg, p, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		sec, token, err := benchSecurity(ctx, p, secure, auth.RoleAdmin)
+		if err != nil {
+			return err
+		}
+		if sec != nil {
+			defer sec.Trail.Close()
+		}
+		bc.Token = token
+		srv, err := newServer(ctx, &cfg, p, sec, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
 		}
@@ -270,4 +294,58 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// benchSecurity builds what the in-process server of a benchmark needs to
+// authenticate, authorise and audit as hip serve does (without rate limits),
+// and a token of a principal of the role: a facility system of the region's
+// first facility (ingest), an administrator (search). nil without secure.
+func benchSecurity(ctx context.Context, p *platform, secure bool, role auth.Role) (*server.Security, string, error) {
+	if !secure {
+		return nil, "", nil
+	}
+	keys, err := auth.NewKeyRing(ctx, p.Store, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	const issuer, audience = "http://127.0.0.1/auth", "http://127.0.0.1/fhir"
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	prov, err := auth.NewProvider(auth.ProviderConfig{Issuer: issuer, Audience: audience, Accounts: p.Store, Keys: keys,
+		AccessTTL: 12 * time.Hour, Logger: discard})
+	if err != nil {
+		return nil, "", err
+	}
+	hash, err := auth.HashPassword("Bench-" + auth.NewSecret())
+	if err != nil {
+		return nil, "", err
+	}
+	dir := prov.Directory()
+	var tok *auth.TokenResponse
+	if role == auth.RoleFacility {
+		c, err := dir.Client(ctx, "bench-his")
+		if err != nil {
+			c = &auth.Client{ID: "bench-his", SecretHash: hash, Role: role, Facility: "bench-facility"}
+			if err := dir.AddClient(ctx, *c); err != nil {
+				return nil, "", err
+			}
+		}
+		tok, err = prov.IssueForClient(ctx, c, "")
+		if err != nil {
+			return nil, "", err
+		}
+	} else {
+		u, err := dir.User(ctx, "bench-"+string(role))
+		if err != nil {
+			u = &auth.User{Name: "bench-" + string(role), PasswordHash: hash, Role: role}
+			if err := dir.AddUser(ctx, *u); err != nil {
+				return nil, "", err
+			}
+		}
+		if tok, err = prov.IssueForUser(ctx, u, nil, ""); err != nil {
+			return nil, "", err
+		}
+	}
+	sec := &server.Security{Authenticator: prov, Policy: auth.NewPolicy(p.Defs, p.Indexer), Trail: audit.NewTrail(p.Store, discard),
+		SMART: prov.Configuration()}
+	return sec, tok.AccessToken, nil
 }

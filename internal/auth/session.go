@@ -610,15 +610,138 @@ func (w *writer) Lock(ctx context.Context, ids map[string][]string) error { retu
 func (w *writer) Serialize(ctx context.Context, key string) error { return w.tx.Serialize(ctx, key) }
 
 func (w *writer) Put(ctx context.Context, res fhir.Resource, pre store.Precondition) (*store.Resource, bool, error) {
-	if err := w.checkPut(ctx, res); err != nil {
+	if err := w.prepare(res); err != nil {
 		return nil, false, err
 	}
-	stored, created, err := w.tx.Put(ctx, res, pre)
+	stored, created, err := w.tx.Put(ctx, res, w.guard(ctx, pre))
 	if err == nil {
 		w.s.touch(stored, res)
 		w.changed(res.Type())
 	}
 	return stored, created, err
+}
+
+// PutIndexed indexes the resource again when the policy changed it (the
+// facility tag), as the entries computed before would miss it.
+func (w *writer) PutIndexed(ctx context.Context, res fhir.Resource, entries []search.Entry, pre store.Precondition) (*store.Resource, bool, error) {
+	before, _ := res.MarshalJSON()
+	if err := w.prepare(res); err != nil {
+		return nil, false, err
+	}
+	if after, _ := res.MarshalJSON(); string(after) != string(before) {
+		var err error
+		if entries, err = w.s.pol.ix.Index(res); err != nil {
+			var pe *search.ParamError
+			if !errors.As(err, &pe) {
+				return nil, false, err
+			}
+		}
+	}
+	stored, created, err := w.tx.PutIndexed(ctx, res, entries, w.guard(ctx, pre))
+	if err == nil {
+		w.s.touch(stored, res)
+		w.changed(res.Type())
+	}
+	return stored, created, err
+}
+
+// errAsMissing makes a delete of a resource the principal may not see
+// answer as the delete of a missing one.
+var errAsMissing = errors.New("auth: delete of a hidden resource")
+
+func (w *writer) Delete(ctx context.Context, typ, id string, pre store.Precondition) (*store.Resource, error) {
+	if err := w.checkType(typ, PermDelete); err != nil {
+		return nil, err
+	}
+	var existing *store.Resource
+	check := pre.Check
+	pre.Check = func(cur *store.Resource, body func() ([]byte, error)) error {
+		if check != nil {
+			if err := check(cur, body); err != nil {
+				return err
+			}
+		}
+		b, err := body()
+		if err != nil {
+			return err
+		}
+		c := *cur
+		c.Body = b
+		existing = &c
+		if err := w.mayChange(ctx, existing, typ, id, PermDelete); err != nil {
+			if isCode(err, fhir.NotFound) {
+				return errAsMissing
+			}
+			return err
+		}
+		return nil
+	}
+	marker, err := w.tx.Delete(ctx, typ, id, pre)
+	if errors.Is(err, errAsMissing) {
+		return nil, nil
+	}
+	if err == nil && existing != nil {
+		body, _ := decode(existing)
+		w.s.touch(existing, body)
+		w.changed(typ)
+	}
+	return marker, err
+}
+
+// prepare applies what a write of res needs whatever is stored: the role
+// may write the type, a facility's writes carry its source tag, a
+// resident writes about themselves only.
+func (w *writer) prepare(res fhir.Resource) error {
+	typ, id := res.Type(), res.ID()
+	if err := w.mayWrite(typ); err != nil {
+		return err
+	}
+	switch w.s.p.Role {
+	case RoleClinician, RoleFacility, RolePharmacist:
+		stampFacility(res, w.s.p.Facility)
+	case RoleResident:
+		clauses, ok, err := w.s.pol.compartmentClauses(typ, w.s.p.Patients)
+		if err != nil {
+			return err
+		}
+		if match, known := w.s.pol.matchInGo(id, res, clauses); !ok || !known || !match {
+			return forbidden("you may only write %s resources about yourself", typ)
+		}
+	}
+	return nil
+}
+
+// guard adds to pre the decision that needs the stored head: creating
+// needs the c permission, updating u and a resource the principal may
+// change. The store reads the current body only for an update.
+func (w *writer) guard(ctx context.Context, pre store.Precondition) store.Precondition {
+	check := pre.Check
+	pre.Check = func(cur *store.Resource, body func() ([]byte, error)) error {
+		if check != nil {
+			if err := check(cur, body); err != nil {
+				return err
+			}
+		}
+		exists := cur.Version > 0 && !cur.Deleted
+		perm := PermCreate
+		if exists {
+			perm = PermUpdate
+		}
+		if err := w.checkType(cur.Type, perm); err != nil {
+			return err
+		}
+		if !exists {
+			return nil
+		}
+		b, err := body()
+		if err != nil {
+			return err
+		}
+		existing := *cur
+		existing.Body = b
+		return w.mayChange(ctx, &existing, cur.Type, cur.ID, perm)
+	}
+	return pre
 }
 
 // changed notes a write that changes what the policy decides (a Consent),
@@ -642,95 +765,6 @@ func (s *Session) Committed() {
 	if changed {
 		s.pol.consents.invalidate()
 	}
-}
-
-// PutIndexed indexes the resource again when the policy changed it (the
-// facility tag), as the entries computed before would miss it.
-func (w *writer) PutIndexed(ctx context.Context, res fhir.Resource, entries []search.Entry, pre store.Precondition) (*store.Resource, bool, error) {
-	before, _ := res.MarshalJSON()
-	if err := w.checkPut(ctx, res); err != nil {
-		return nil, false, err
-	}
-	if after, _ := res.MarshalJSON(); string(after) != string(before) {
-		var err error
-		if entries, err = w.s.pol.ix.Index(res); err != nil {
-			var pe *search.ParamError
-			if !errors.As(err, &pe) {
-				return nil, false, err
-			}
-		}
-	}
-	stored, created, err := w.tx.PutIndexed(ctx, res, entries, pre)
-	if err == nil {
-		w.s.touch(stored, res)
-		w.changed(res.Type())
-	}
-	return stored, created, err
-}
-
-func (w *writer) Delete(ctx context.Context, typ, id string, pre store.Precondition) (*store.Resource, error) {
-	if err := w.checkType(typ, PermDelete); err != nil {
-		return nil, err
-	}
-	existing, err := w.tx.Read(ctx, typ, id)
-	if err != nil {
-		if isCode(err, fhir.NotFound) || isCode(err, fhir.Gone) {
-			return w.tx.Delete(ctx, typ, id, pre) // nothing to delete; the store answers as for anyone
-		}
-		return nil, err
-	}
-	if err := w.mayChange(ctx, existing, typ, id, PermDelete); err != nil {
-		if isCode(err, fhir.NotFound) {
-			return nil, nil // as for a resource that does not exist
-		}
-		return nil, err
-	}
-	marker, err := w.tx.Delete(ctx, typ, id, pre)
-	if err == nil {
-		body, _ := decode(existing)
-		w.s.touch(existing, body)
-		w.changed(typ)
-	}
-	return marker, err
-}
-
-// checkPut decides a create or update of res and stamps a facility's
-// writes with its source tag.
-func (w *writer) checkPut(ctx context.Context, res fhir.Resource) error {
-	typ, id := res.Type(), res.ID()
-	existing, err := w.tx.Read(ctx, typ, id)
-	exists := err == nil
-	if err != nil && !isCode(err, fhir.NotFound) && !isCode(err, fhir.Gone) {
-		return err
-	}
-	perm := PermCreate
-	if exists {
-		perm = PermUpdate
-	}
-	if err := w.checkType(typ, perm); err != nil {
-		return err
-	}
-	if exists {
-		if err := w.mayChange(ctx, existing, typ, id, perm); err != nil {
-			return err
-		}
-	}
-	if err := w.mayWrite(typ); err != nil {
-		return err
-	}
-	switch w.s.p.Role {
-	case RoleClinician, RoleFacility, RolePharmacist:
-		stampFacility(res, w.s.p.Facility)
-	case RoleResident:
-		clauses, ok, err := w.s.pol.compartmentClauses(typ, w.s.p.Patients)
-		if err != nil {
-			return err
-		}
-		if match, known := w.s.pol.matchInGo(id, res, clauses); !ok || !known || !match {
-			return forbidden("you may only write %s resources about yourself", typ)
-		}
-	}
-	return nil
 }
 
 // mayWrite applies the role's rules on the kind of resource written.

@@ -30,6 +30,7 @@ type IngestConfig struct {
 	Resources  int          // post until at least this many resources are posted; <= 0: every bundle once
 	Clients    int          // concurrent clients, each with one request in flight; default 4
 	HTTPClient *http.Client // default: a client keeping Clients connections alive
+	Token      string       // bearer token sent with every request; empty: none
 	Progress   io.Writer    // a progress line about once a second; nil for none
 }
 
@@ -72,6 +73,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (IngestResult, error) {
 		tr.MaxIdleConnsPerHost = cfg.Clients
 		cfg.HTTPClient = &http.Client{Transport: tr}
 	}
+	cfg.HTTPClient = withToken(cfg.HTTPClient, cfg.Token)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan job, cfg.Clients)
@@ -234,4 +236,30 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	}
 	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
 	return sorted[max(0, min(rank, len(sorted)-1))]
+}
+
+// withToken returns a client that sends token as a bearer token with every
+// request (client itself when token is empty).
+func withToken(client *http.Client, token string) *http.Client {
+	if token == "" {
+		return client
+	}
+	c := *client
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = bearer{base: base, token: token}
+	return &c
+}
+
+type bearer struct {
+	base  http.RoundTripper
+	token string
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.base.RoundTrip(r)
 }

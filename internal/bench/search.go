@@ -126,6 +126,7 @@ type SearchConfig struct {
 	Verify     int           // samples per query whose answer is checked before the runs; ≤ 0: 5
 	Seed       uint64        // chooses the samples
 	HTTPClient *http.Client  // default: keep-alive connections for the most clients
+	Token      string        // bearer token sent with every request; empty: none
 	Progress   io.Writer     // a line per run; nil for none
 }
 
@@ -229,6 +230,7 @@ func Search(ctx context.Context, cfg SearchConfig) (*SearchResult, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = defaultClient(slices.Max(cfg.Clients))
 	}
+	cfg.HTTPClient = withToken(cfg.HTTPClient, cfg.Token)
 	c := &fhirClient{base: strings.TrimSuffix(cfg.BaseURL, "/"), http: cfg.HTTPClient, orgs: map[string]map[string]any{}, patients: map[string]map[string]any{}}
 
 	// Sample each pool the queries use. Each pool draws from its own stream

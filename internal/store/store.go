@@ -109,6 +109,12 @@ type Tx interface {
 type Precondition struct {
 	IfMatch     int64 // the version the client last saw; 0 for none
 	IfNoneExist bool  // fail if the id is in use now (a deleted id may be reused)
+	// Check, if set, decides the write once the store has the current head
+	// (Version 0 when the resource does not exist), before anything is
+	// written; body reads the current version's JSON. Its error is returned
+	// as is and nothing is written. The authorisation policy decides writes
+	// this way, without reading the resource a second time.
+	Check func(cur *Resource, body func() ([]byte, error)) error
 }
 
 // HistoryQuery selects versions: Type and ID empty for the system level, ID empty for

@@ -284,7 +284,7 @@ func (s *Store) Reindex(ctx context.Context, types []string, progress func(done 
 			for _, r := range list {
 				// Only a head unchanged since it was read is reindexed here; a
 				// newer version was indexed by its own write.
-				cur, err := t.lock(ctx, r.Type, r.ID)
+				cur, err := t.lock(ctx, r.Type, r.ID, noCheck)
 				if err != nil {
 					return err
 				}

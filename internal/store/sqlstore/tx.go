@@ -114,17 +114,24 @@ func (t *tx) PutIndexed(ctx context.Context, res fhir.Resource, entries []search
 	if typ == "" || id == "" {
 		return nil, false, fhir.Errorf(fhir.Invalid, "a stored resource needs resourceType and id")
 	}
-	cur, err := t.lock(ctx, typ, id)
+	var refused error
+	cur, err := t.lock(ctx, typ, id, func(cur store.Resource) error {
+		refused = checkIfMatch(cur, pre)
+		if refused == nil && pre.IfNoneExist && cur.Version > 0 && !cur.Deleted {
+			refused = fhir.Errorf(fhir.Conflict, "%s/%s already exists", typ, id)
+		}
+		if refused == nil {
+			refused = t.check(ctx, cur, pre)
+		}
+		return refused
+	})
+	if refused != nil {
+		return nil, false, refused
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("store: put %s/%s: %w", typ, id, err)
 	}
 	live := cur.Version > 0 && !cur.Deleted
-	if err := checkIfMatch(cur, pre); err != nil {
-		return nil, false, err
-	}
-	if pre.IfNoneExist && live {
-		return nil, false, fhir.Errorf(fhir.Conflict, "%s/%s already exists", typ, id)
-	}
 	updated := t.stamp(cur)
 	res.Stamp(id, cur.Version+1, updated)
 	body, err := res.MarshalJSON()
@@ -148,12 +155,18 @@ func (t *tx) PutIndexed(ctx context.Context, res fhir.Resource, entries []search
 }
 
 func (t *tx) Delete(ctx context.Context, typ, id string, pre store.Precondition) (*store.Resource, error) {
-	cur, err := t.lock(ctx, typ, id)
+	var refused error
+	cur, err := t.lock(ctx, typ, id, func(cur store.Resource) error {
+		if refused = checkIfMatch(cur, pre); refused == nil && cur.Version > 0 && !cur.Deleted {
+			refused = t.check(ctx, cur, pre)
+		}
+		return refused
+	})
+	if refused != nil {
+		return nil, refused
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: delete %s/%s: %w", typ, id, err)
-	}
-	if err := checkIfMatch(cur, pre); err != nil {
-		return nil, err
 	}
 	if cur.Version == 0 || cur.Deleted {
 		return nil, nil
@@ -199,10 +212,10 @@ func checkIfMatch(cur store.Resource, pre store.Precondition) error {
 
 // lock returns the current head of typ/id (Version 0 when there is none),
 // locked until commit.
-func (t *tx) lock(ctx context.Context, typ, id string) (store.Resource, error) {
+func (t *tx) lock(ctx context.Context, typ, id string, check func(store.Resource) error) (store.Resource, error) {
 	k := key{typ, id}
 	if i, ok := t.heads[k]; ok {
-		return t.versions[i], nil // locked by the write that buffered it
+		return t.versions[i], check(t.versions[i]) // locked by the write that buffered it
 	}
 	cur, ok := t.locked[k]
 	if !ok {
@@ -210,6 +223,9 @@ func (t *tx) lock(ctx context.Context, typ, id string) (store.Resource, error) {
 			return store.Resource{}, err
 		}
 		cur = t.locked[k]
+	}
+	if err := check(cur); err != nil {
+		return cur, err // refused before the write takes the head over
 	}
 	delete(t.locked, k) // the write that asked for it takes it over
 	if cur.Version > 0 && !cur.Deleted {
@@ -267,6 +283,33 @@ func (t *tx) lockAll(ctx context.Context, ids map[string][]string) error {
 		}
 	}
 	return nil
+}
+
+// noCheck takes any head.
+func noCheck(store.Resource) error { return nil }
+
+// check runs the precondition's Check on the head cur; the current body is
+// read only if the check asks, from the buffered write or from its version
+// row, without flushing what the transaction buffered.
+func (t *tx) check(ctx context.Context, cur store.Resource, pre store.Precondition) error {
+	if pre.Check == nil {
+		return nil
+	}
+	return pre.Check(&cur, func() ([]byte, error) {
+		if cur.Version == 0 || cur.Deleted {
+			return nil, nil
+		}
+		if i, ok := t.heads[key{cur.Type, cur.ID}]; ok {
+			return t.versions[i].Body, nil
+		}
+		var body []byte
+		err := queryConn(ctx, t.conn, t.d.rebind("SELECT body FROM resource_versions WHERE type = ? AND id = ? AND version = ?"),
+			[]any{cur.Type, cur.ID, cur.Version}, func(rows Rows) error { return rows.Scan(&body) })
+		if err != nil {
+			return nil, fmt.Errorf("store: read %s/%s: %w", cur.Type, cur.ID, t.failed(err))
+		}
+		return body, nil
+	})
 }
 
 // stamp is the lastUpdated of the version after cur: the transaction's clock,

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -191,5 +192,70 @@ func testAuditLog(t *testing.T, s store.Store) {
 	n, _, _ := count(store.AuditQuery{Since: base.Add(100 * time.Second), Until: base.Add(200 * time.Second)})
 	if n != 100 {
 		t.Errorf("Since/Until: %d entries, want 100", n)
+	}
+}
+
+// testWriteCheck checks Precondition.Check: it sees the head and the
+// current body, and a refusal writes nothing and leaves the index as it was.
+func testWriteCheck(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustPut(t, s, "Patient", "wc1")
+	refused := errors.New("refused")
+	var seen []string
+	check := func(verdict error) store.Precondition {
+		return store.Precondition{Check: func(cur *store.Resource, body func() ([]byte, error)) error {
+			b, err := body()
+			if err != nil {
+				return err
+			}
+			seen = append(seen, fmt.Sprintf("%s/%s v%d %t", cur.Type, cur.ID, cur.Version, len(b) > 0))
+			return verdict
+		}}
+	}
+	for _, tc := range []struct {
+		name string
+		op   func(tx store.Tx) error
+		want error
+	}{
+		{"refused update", func(tx store.Tx) error {
+			_, _, err := tx.Put(ctx, resource("Patient", "wc1"), check(refused))
+			return err
+		}, refused},
+		{"refused delete", func(tx store.Tx) error {
+			_, err := tx.Delete(ctx, "Patient", "wc1", check(refused))
+			return err
+		}, refused},
+		// In one transaction a refusal after other writes must not disturb
+		// the resource it refused (its index rows stay).
+		{"refused among writes", func(tx store.Tx) error {
+			if _, _, err := tx.Put(ctx, resource("Patient", "wc2"), store.Precondition{}); err != nil {
+				return err
+			}
+			if _, err := tx.Delete(ctx, "Patient", "wc1", check(refused)); err != refused {
+				return fmt.Errorf("delete: %v", err)
+			}
+			return nil
+		}, nil},
+		{"allowed create", func(tx store.Tx) error {
+			_, _, err := tx.Put(ctx, resource("Patient", "wc3"), check(nil))
+			return err
+		}, nil},
+	} {
+		err := s.Tx(ctx, tc.op)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	want := []string{"Patient/wc1 v1 true", "Patient/wc1 v1 true", "Patient/wc1 v1 true", "Patient/wc3 v0 false"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("checks saw %v, want %v", seen, want)
+	}
+	res, err := s.Read(ctx, "Patient", "wc1")
+	if err != nil || res.Version != 1 {
+		t.Fatalf("wc1 after refusals: %v %v", res, err)
+	}
+	page := run(t, s, Query(t, "Patient", "_id=wc1,wc2,wc3&active=true&_sort=_id"))
+	if got := keys(page); !slices.Equal(got, []string{"Patient/wc1", "Patient/wc2", "Patient/wc3"}) {
+		t.Errorf("index after refusals: %v", got)
 	}
 }
