@@ -36,7 +36,7 @@ var backends = []backend{
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		raw, err := sql.Open("sqlite", path)
+		raw, err := sql.Open("sqlite", sqlite.AuditPath(path))
 		if err != nil {
 			t.Fatal(err)
 		}

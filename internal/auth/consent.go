@@ -63,19 +63,19 @@ func (c *consentCache) invalidate() {
 // refuses rather than ignore some (a region's opt-outs are far fewer).
 const maxConsents = search.MaxCount
 
-// denials returns the active denials of the region.
-func (pol *Policy) denials(ctx context.Context, rd store.Reader) ([]denial, error) {
+// denials returns the active denials of the region and when they were read.
+func (pol *Policy) denials(ctx context.Context, rd store.Reader) ([]denial, time.Time, error) {
 	c := &pol.consents
 	c.mu.Lock()
 	if !c.read.IsZero() && time.Since(c.read) < c.ttl {
-		d := c.denials
+		d, read := c.denials, c.read
 		c.mu.Unlock()
-		return d, nil
+		return d, read, nil
 	}
 	c.mu.Unlock()
 	q, _, err := pol.parser.Parse([]string{"Consent"}, url.Values{"status": {"active"}, "scope": {"patient-privacy"}}, true)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	q.Count, q.Total = maxConsents, search.TotalNone
 	byPatient := map[string]*denial{}
@@ -83,11 +83,11 @@ func (pol *Policy) denials(ctx context.Context, rd store.Reader) ([]denial, erro
 	for {
 		page, err := rd.Search(ctx, q)
 		if err != nil {
-			return nil, fmt.Errorf("auth: read consents: %w", err)
+			return nil, time.Time{}, fmt.Errorf("auth: read consents: %w", err)
 		}
 		for _, r := range page.Resources {
 			if err := addDenial(byPatient, r.Body, now); err != nil {
-				return nil, fmt.Errorf("auth: Consent/%s: %w", r.ID, err)
+				return nil, time.Time{}, fmt.Errorf("auth: Consent/%s: %w", r.ID, err)
 			}
 		}
 		if page.Next == "" {
@@ -100,10 +100,11 @@ func (pol *Policy) denials(ctx context.Context, rd store.Reader) ([]denial, erro
 		out = append(out, *d)
 	}
 	slices.SortFunc(out, func(a, b denial) int { return strings.Compare(a.patient, b.patient) })
+	read := time.Now()
 	c.mu.Lock()
-	c.denials, c.read = out, time.Now()
+	c.denials, c.read = out, read
 	c.mu.Unlock()
-	return out, nil
+	return out, read, nil
 }
 
 // consentBody is the part of a Consent the policy reads.

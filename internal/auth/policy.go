@@ -82,6 +82,7 @@ type Policy struct {
 	types    []string
 	care     careCache
 	consents consentCache
+	accesses accessCache
 }
 
 // NewPolicy builds the policy over the FHIR definitions and the store's

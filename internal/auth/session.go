@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,7 +47,8 @@ type Session struct {
 	breakGlass bool
 	// denials are the residents' consents the principal's facility is bound
 	// by; nil when none binds it (no facility, or the glass is broken).
-	denials []denial
+	denials     []denial
+	denialsRead time.Time // when the consents in denials were read
 
 	mu             sync.Mutex
 	consentChanged bool
@@ -92,11 +94,11 @@ func (pol *Policy) Session(ctx context.Context, rd store.Reader, p *Principal, r
 		}
 	}
 	if p.Facility != "" && (p.Role == RoleClinician || p.Role == RoleFacility || p.Role == RolePharmacist) && !s.breakGlass {
-		d, err := pol.denials(ctx, rd)
+		d, read, err := pol.denials(ctx, rd)
 		if err != nil {
 			return nil, err
 		}
-		s.denials = d
+		s.denials, s.denialsRead = d, read
 	}
 	return s, nil
 }
@@ -119,8 +121,8 @@ func (s *Session) Touched() (resources, patients []string) {
 }
 
 // touch records a resource the request read or wrote and its patients.
-func (s *Session) touch(res *store.Resource, body fhir.Resource) {
-	patients := s.pol.patientsOf(res.Type, res.ID, body)
+func (s *Session) touch(res *store.Resource) {
+	patients := patientRefs(res.Type, res.ID, res.Body)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.resources) < maxTouched {
@@ -135,24 +137,56 @@ func (s *Session) touch(res *store.Resource, body fhir.Resource) {
 // always listed in full.
 const maxTouched = 1000
 
-// patientsOf returns the patients (Patient/id) whose records res is: itself
-// for a Patient, else the targets of its Patient compartment parameters.
-func (pol *Policy) patientsOf(typ, id string, res fhir.Resource) []string {
+// patientRefs returns the patients (Patient/id) a stored resource is about:
+// itself for a Patient, else every patient it refers to. The stored JSON is
+// compact (the store writes it), so references are found by scanning its
+// bytes, without decoding it: the audit reads every resource a request
+// returns. A resource referring to a patient outside its Patient
+// compartment (Observation.focus) tells about them too, and is counted.
+func patientRefs(typ, id string, body []byte) []string {
 	if typ == "Patient" {
 		return []string{"Patient/" + id}
 	}
-	params := pol.defs.Compartment("Patient").Params(typ)
-	if len(params) == 0 || res == nil {
-		return nil
-	}
-	entries, _ := pol.ix.Evaluate(res, params...)
+	const marker = `"reference":"`
 	var out []string
-	for _, e := range entries {
-		if e.Kind == search.KindReference && e.RefType == "Patient" && e.RefID != "" {
-			out = append(out, "Patient/"+e.RefID)
+	for rest := body; ; {
+		i := bytes.Index(rest, []byte(marker))
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len(marker):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			break
+		}
+		ref := rest[:j]
+		rest = rest[j:]
+		k := bytes.LastIndex(ref, []byte("Patient/"))
+		if k < 0 || k > 0 && ref[k-1] != '/' {
+			continue
+		}
+		pid := ref[k+len("Patient/"):]
+		if m := bytes.IndexByte(pid, '/'); m >= 0 {
+			pid = pid[:m] // …/_history/2
+		}
+		if p := "Patient/" + string(pid); validID(pid) && !slices.Contains(out, p) {
+			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// validID reports whether b is a FHIR id.
+func validID(b []byte) bool {
+	if len(b) == 0 || len(b) > 64 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // limits returns the clauses a resource of typ must meet for perm, and
@@ -248,6 +282,13 @@ func (s *Session) searchAccess() (*search.Access, error) {
 	if a != nil {
 		return a, nil
 	}
+	key := s.accessKey()
+	if a = s.pol.accesses.get(key); a != nil {
+		s.mu.Lock()
+		s.access[PermRead] = a
+		s.mu.Unlock()
+		return a, nil
+	}
 	a = &search.Access{Types: map[string][]search.Clause{}}
 	for _, t := range s.pol.types {
 		clauses, ok, err := s.limits(t, PermRead)
@@ -261,7 +302,49 @@ func (s *Session) searchAccess() (*search.Access, error) {
 	s.mu.Lock()
 	s.access[PermRead] = a
 	s.mu.Unlock()
+	s.pol.accesses.put(key, a)
 	return a, nil
+}
+
+// accessKey is everything the read limits of a session depend on.
+func (s *Session) accessKey() string {
+	p := s.p
+	return strings.Join([]string{p.Subject, p.Client, string(p.Role), p.Facility, strings.Join(p.Patients, ","),
+		p.Scopes.String(), s.req.Purpose, s.req.Patient, fmt.Sprint(s.treating, s.breakGlass, s.req.CountOnly, s.denialsRead.UnixNano())}, "\x00")
+}
+
+// accessCache keeps the read limits of recent sessions: building them reads
+// every resource type's limits, which a principal's requests share.
+type accessCache struct {
+	mu      sync.Mutex
+	entries map[string]accessEntry
+}
+
+type accessEntry struct {
+	access *search.Access
+	at     time.Time
+}
+
+// accessTTL bounds how long limits are reused: the care relationships they
+// hold are read again after it.
+const accessTTL = 10 * time.Second
+
+func (c *accessCache) get(key string) *search.Access {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && time.Since(e.at) < accessTTL {
+		return e.access
+	}
+	return nil
+}
+
+func (c *accessCache) put(key string, a *search.Access) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= 10_000 {
+		c.entries = map[string]accessEntry{}
+	}
+	c.entries[key] = accessEntry{access: a, at: time.Now()}
 }
 
 // forbidden is the refusal of a whole kind of interaction, which tells
@@ -402,16 +485,16 @@ func (r *reader) readable(ctx context.Context, res *store.Resource, typ, id stri
 	if res == nil || res.Body == nil {
 		return clauses == nil, nil
 	}
-	body, err := decode(res)
-	if err != nil {
-		return false, err
-	}
 	if clauses != nil {
+		body, err := decode(res)
+		if err != nil {
+			return false, err
+		}
 		if ok, err := r.s.matches(ctx, r.rd, res, body, clauses); err != nil || !ok {
 			return false, err
 		}
 	}
-	r.s.touch(res, body)
+	r.s.touch(res)
 	return true, nil
 }
 
@@ -583,11 +666,7 @@ func (r *reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage
 	}
 	for _, list := range [][]store.Resource{page.Resources, page.Included} {
 		for i := range list {
-			body, err := decode(&list[i])
-			if err != nil {
-				return nil, err
-			}
-			r.s.touch(&list[i], body)
+			r.s.touch(&list[i])
 		}
 	}
 	return page, nil
@@ -615,7 +694,7 @@ func (w *writer) Put(ctx context.Context, res fhir.Resource, pre store.Precondit
 	}
 	stored, created, err := w.tx.Put(ctx, res, w.guard(ctx, pre))
 	if err == nil {
-		w.s.touch(stored, res)
+		w.s.touch(stored)
 		w.changed(res.Type())
 	}
 	return stored, created, err
@@ -639,7 +718,7 @@ func (w *writer) PutIndexed(ctx context.Context, res fhir.Resource, entries []se
 	}
 	stored, created, err := w.tx.PutIndexed(ctx, res, entries, w.guard(ctx, pre))
 	if err == nil {
-		w.s.touch(stored, res)
+		w.s.touch(stored)
 		w.changed(res.Type())
 	}
 	return stored, created, err
@@ -681,8 +760,7 @@ func (w *writer) Delete(ctx context.Context, typ, id string, pre store.Precondit
 		return nil, nil
 	}
 	if err == nil && existing != nil {
-		body, _ := decode(existing)
-		w.s.touch(existing, body)
+		w.s.touch(existing)
 		w.changed(typ)
 	}
 	return marker, err

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
@@ -23,6 +24,9 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+//go:embed audit/*.sql
+var auditMigrations embed.FS
 
 // DB is a resource store in one SQLite file.
 type DB struct {
@@ -100,7 +104,36 @@ func Open(ctx context.Context, path string, opts store.Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	ap, err := auditPool(AuditPath(path))
+	if err == nil {
+		err = s.UseAuditPool(ctx, ap, auditMigrations, "audit")
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", AuditPath(path), err), s.Close())
+	}
 	return &DB{s}, nil
+}
+
+// AuditPath is the file of the audit trail of the database at path, beside
+// it: hip.db → hip-audit.db. Back up both.
+func AuditPath(path string) string {
+	return strings.TrimSuffix(path, filepath.Ext(path)) + "-audit" + filepath.Ext(path)
+}
+
+// auditPool opens the audit trail's database: one writer, whose group
+// commits append a batch of records at a time, and two readers. SQLite's
+// own checkpoints keep its log short: no reader competes with its writer.
+func auditPool(path string) (sqlstore.Pool, error) {
+	pragmas := []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)"}
+	write, err := openPool(path, url.Values{"_pragma": pragmas}, "immediate", 1)
+	if err != nil {
+		return nil, err
+	}
+	read, err := openPool(path, url.Values{"_pragma": append(slices.Clone(pragmas), "query_only(ON)")}, "deferred", 2)
+	if err != nil {
+		return nil, errors.Join(err, write.Close())
+	}
+	return pool{read: read, readSlots: make(chan struct{}, 2), write: write}, nil
 }
 
 // openPool opens a connection pool on path. BEGIN IMMEDIATE (txlock) takes the
@@ -181,7 +214,9 @@ func (t *sqlTx) Commit(context.Context) error {
 	if err := t.tx.Commit(); err != nil {
 		return err
 	}
-	t.ckpt.poke()
+	if t.ckpt != nil {
+		t.ckpt.poke()
+	}
 	return nil
 }
 
@@ -195,7 +230,10 @@ func (t *sqlTx) Rollback(context.Context) error {
 // Close closes the connections, the checkpointer's last: it empties the log.
 func (p pool) Close() error {
 	err := errors.Join(p.read.Close(), p.write.Close())
-	return errors.Join(err, p.ckpt.close())
+	if p.ckpt != nil {
+		err = errors.Join(err, p.ckpt.close())
+	}
+	return err
 }
 
 // conn adapts *sql.Conn and *sql.Tx to sqlstore.Conn.

@@ -42,6 +42,11 @@ func TestMigrations(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("migrations: %v %v", files, err)
 	}
+	audit, err := filepath.Glob("audit/*.sql")
+	if err != nil || len(audit) == 0 {
+		t.Fatalf("audit migrations: %v %v", audit, err)
+	}
+	files = append(files, audit...)
 	for _, want := range []int{len(files), 0} {
 		db, err := sqlite.Open(t.Context(), path, storetest.Options(t))
 		if err != nil {

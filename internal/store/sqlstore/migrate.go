@@ -9,30 +9,30 @@ import (
 	"time"
 )
 
-// migrate applies the dialect's migrations that schema_migrations does not list,
-// each in its own transaction together with its schema_migrations row, and
-// returns the names it applied.
-func (s *Store) migrate(ctx context.Context) ([]string, error) {
-	paths, err := fs.Glob(s.d.Migrations, "migrations/*.sql")
+// migrate applies the migrations dir/*.sql of fsys that schema_migrations of
+// the database behind p does not list, each in its own transaction together
+// with its schema_migrations row, and returns the names it applied.
+func (s *Store) migrate(ctx context.Context, p Pool, fsys fs.FS, dir string) ([]string, error) {
+	paths, err := fs.Glob(fsys, dir+"/*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("store: list migrations: %w", err)
 	}
 	slices.Sort(paths)
-	err = s.migrationTx(ctx, func(c Conn) error {
+	err = s.migrationTx(ctx, p, func(c Conn) error {
 		return c.Exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied BIGINT NOT NULL)")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create schema_migrations: %w", err)
 	}
 	var applied []string
-	for _, p := range paths {
-		name := path.Base(p)
-		script, err := fs.ReadFile(s.d.Migrations, p)
+	for _, file := range paths {
+		name := path.Base(file)
+		script, err := fs.ReadFile(fsys, path.Join(dir, name))
 		if err != nil {
 			return applied, fmt.Errorf("store: migration %s: %w", name, err)
 		}
 		done := false
-		err = s.migrationTx(ctx, func(c Conn) error {
+		err = s.migrationTx(ctx, p, func(c Conn) error {
 			var n int
 			err := queryConn(ctx, c, s.d.rebind("SELECT count(*) FROM schema_migrations WHERE name = ?"), []any{name},
 				func(rows Rows) error { return rows.Scan(&n) })
@@ -55,9 +55,10 @@ func (s *Store) migrate(ctx context.Context) ([]string, error) {
 	return applied, nil
 }
 
-// migrationTx runs fn in a transaction that holds the dialect's migration lock.
-func (s *Store) migrationTx(ctx context.Context, fn func(Conn) error) error {
-	return s.inTx(ctx, func(c Conn) error {
+// migrationTx runs fn in a transaction on p that holds the dialect's
+// migration lock.
+func (s *Store) migrationTx(ctx context.Context, p Pool, fn func(Conn) error) error {
+	return inTx(ctx, p, func(c Conn) error {
 		if s.d.MigrationLock != "" {
 			if err := c.Exec(ctx, s.d.MigrationLock); err != nil {
 				return err

@@ -90,7 +90,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, cha
 	if len(entries) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(c Conn) error {
+	err := inTx(ctx, s.audit, func(c Conn) error {
 		if s.d.KeyLock != "" {
 			if err := c.Exec(ctx, s.d.rebind(s.d.KeyLock), auditLockKey); err != nil {
 				return err
@@ -238,7 +238,8 @@ func (s *Store) auditPage(ctx context.Context, q store.AuditQuery, after, before
 	}
 	sql += fmt.Sprintf(" LIMIT %d", size)
 	var batch []store.AuditEntry
-	err := s.query(ctx, sql, args, func(rows Rows) error {
+	audit := reader{d: s.d, run: s.audit.Read}
+	err := audit.query(ctx, sql, args, func(rows Rows) error {
 		var e store.AuditEntry
 		var recorded int64
 		var patients string

@@ -125,6 +125,9 @@ type Store struct {
 	indexSlots chan struct{}
 	log        *slog.Logger
 	applied    []string
+	// audit is the pool of the audit trail: the main pool, or a database of
+	// its own (UseAuditPool).
+	audit Pool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -144,7 +147,8 @@ func Open(ctx context.Context, pool Pool, d *Dialect, opts store.Options) (*Stor
 	}
 	s := &Store{pool: pool, d: d, ix: opts.Indexer, log: opts.Logger, indexSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.reader = reader{d: d, run: pool.Read}
-	applied, err := s.migrate(ctx)
+	s.audit = pool
+	applied, err := s.migrate(ctx, pool, d.Migrations, "migrations")
 	if err != nil {
 		return nil, errors.Join(err, pool.Close())
 	}
@@ -156,8 +160,28 @@ func Open(ctx context.Context, pool Pool, d *Dialect, opts store.Options) (*Stor
 // schema was already current.
 func (s *Store) AppliedMigrations() []string { return s.applied }
 
-// Close closes the pool.
-func (s *Store) Close() error { return s.pool.Close() }
+// UseAuditPool keeps the audit trail in the database behind p, migrated with
+// dir/*.sql of fsys, instead of the main one. The store closes p.
+func (s *Store) UseAuditPool(ctx context.Context, p Pool, fsys fs.FS, dir string) error {
+	applied, err := s.migrate(ctx, p, fsys, dir)
+	if err != nil {
+		return errors.Join(fmt.Errorf("store: audit database: %w", err), p.Close())
+	}
+	for _, name := range applied {
+		s.applied = append(s.applied, "audit/"+name)
+	}
+	s.audit = p
+	return nil
+}
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	err := s.pool.Close()
+	if s.audit != s.pool {
+		err = errors.Join(err, s.audit.Close())
+	}
+	return err
+}
 
 // Ping runs a trivial query.
 func (s *Store) Ping(ctx context.Context) error {
@@ -224,7 +248,12 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 // inTx runs fn in a transaction and commits it when fn returns nil. It returns
 // fn's error unchanged.
 func (s *Store) inTx(ctx context.Context, fn func(Conn) error) error {
-	tx, err := s.pool.Begin(ctx)
+	return inTx(ctx, s.pool, fn)
+}
+
+// inTx runs fn in a transaction on p; see Store.inTx.
+func inTx(ctx context.Context, p Pool, fn func(Conn) error) error {
+	tx, err := p.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}

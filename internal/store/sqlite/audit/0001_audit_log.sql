@@ -1,13 +1,7 @@
--- Users, OAuth clients and token signing keys (store.Accounts): JSON documents
--- beside the resources, never reachable through the FHIR API.
-CREATE TABLE accounts (
-	kind    TEXT    NOT NULL,
-	name    TEXT    NOT NULL,
-	body    BLOB    NOT NULL,
-	updated INTEGER NOT NULL,
-	PRIMARY KEY (kind, name)
-) WITHOUT ROWID;
-
+-- The audit trail lives in a file of its own beside the database (hip.db →
+-- hip-audit.db): in WAL mode every commit makes the other connections drop
+-- their page cache, and an audit record is written for nearly every read, so
+-- in the main file it made every search read its pages anew.
 -- The audit trail (store.AuditLog): numbered without gaps, each entry's hash
 -- chained to its predecessor's. patients lists the entry's patients, space-
 -- separated; audit_patients indexes them. The triggers refuse edits and deletes through
