@@ -118,11 +118,21 @@ func (t *Trail) Close() {
 	<-t.stopped
 }
 
+// linger is how long the writer waits for more records when requests come
+// concurrently (the last batch held more than one): a commit costs a sync
+// of the log, whatever it carries.
+const linger = 300 * time.Microsecond
+
 func (t *Trail) write() {
 	defer close(t.stopped)
 	batch := make([]*pending, 0, maxBatch)
+	busy := false
 	for first := range t.queue {
 		batch = append(batch[:0], first)
+		var wait <-chan time.Time
+		if busy {
+			wait = time.After(linger)
+		}
 	drain:
 		for len(batch) < maxBatch {
 			select {
@@ -131,10 +141,23 @@ func (t *Trail) write() {
 					break drain
 				}
 				batch = append(batch, p)
+				continue
 			default:
+			}
+			if wait == nil {
+				break
+			}
+			select {
+			case p, ok := <-t.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, p)
+			case <-wait:
 				break drain
 			}
 		}
+		busy = len(batch) > 1
 		err := t.append(batch)
 		if err != nil {
 			t.logger.Error("audit append failed", "records", len(batch), "err", err)
