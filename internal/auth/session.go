@@ -26,9 +26,6 @@ type Request struct {
 	// query names one (Patient/123, Patient/123/$everything,
 	// Observation?patient=123): treatment opens that patient's records.
 	Patient string
-	// CountOnly is a search that returns counts only (_summary=count,
-	// _count=0): aggregates, which a regulator may see without a purpose.
-	CountOnly bool
 }
 
 // maxReason bounds a break-the-glass reason.
@@ -45,6 +42,9 @@ type Session struct {
 	// facility's care, or by breaking the glass).
 	treating   bool
 	breakGlass bool
+	// deidentified: a regulator without a stated purpose reads patient data
+	// without what names a person (deidentify.go).
+	deidentified bool
 	// denials are the residents' consents the principal's facility is bound
 	// by; nil when none binds it (no facility, or the glass is broken).
 	denials     []denial
@@ -93,6 +93,7 @@ func (pol *Policy) Session(ctx context.Context, rd store.Reader, p *Principal, r
 			s.treating = ok
 		}
 	}
+	s.deidentified = p.Role == RoleRegulator && !slices.Contains(regulatorPurposes, req.Purpose)
 	if p.Facility != "" && (p.Role == RoleClinician || p.Role == RoleFacility || p.Role == RolePharmacist) && !s.breakGlass {
 		d, read, err := pol.denials(ctx, rd)
 		if err != nil {
@@ -251,10 +252,9 @@ func (s *Session) roleLimits(typ string, perm Perm) ([]search.Clause, bool, erro
 	case RoleAdmin:
 		return nil, true, nil
 	case RoleRegulator:
-		if slices.Contains(regulatorPurposes, s.req.Purpose) || s.req.CountOnly && perm == PermSearch {
-			return nil, true, nil
-		}
-		return nil, false, nil
+		// Everything; without a stated purpose de-identified (the reader
+		// rewrites what it returns).
+		return nil, true, nil
 	case RoleClinician, RoleFacility:
 		if s.treating {
 			return s.pol.compartmentClauses(typ, []string{s.req.Patient})
@@ -310,7 +310,7 @@ func (s *Session) searchAccess() (*search.Access, error) {
 func (s *Session) accessKey() string {
 	p := s.p
 	return strings.Join([]string{p.Subject, p.Client, string(p.Role), p.Facility, strings.Join(p.Patients, ","),
-		p.Scopes.String(), s.req.Purpose, s.req.Patient, fmt.Sprint(s.treating, s.breakGlass, s.req.CountOnly, s.denialsRead.UnixNano())}, "\x00")
+		p.Scopes.String(), s.req.Purpose, s.req.Patient, fmt.Sprint(s.treating, s.breakGlass, s.deidentified, s.denialsRead.UnixNano())}, "\x00")
 }
 
 // accessCache keeps the read limits of recent sessions: building them reads
@@ -537,7 +537,18 @@ func (r *reader) Read(ctx context.Context, typ, id string) (*store.Resource, err
 	if !ok {
 		return nil, notFound(typ, id)
 	}
+	if derr := r.shape(res); derr != nil {
+		return nil, derr
+	}
 	return res, err
+}
+
+// shape de-identifies a resource for a session that reads de-identified.
+func (r *reader) shape(res *store.Resource) error {
+	if !r.s.deidentified || res == nil {
+		return nil
+	}
+	return deidentify(res)
 }
 
 func (r *reader) VRead(ctx context.Context, typ, id string, version int64) (*store.Resource, error) {
@@ -554,6 +565,9 @@ func (r *reader) VRead(ctx context.Context, typ, id string, version int64) (*sto
 	}
 	if !ok {
 		return nil, fhir.Errorf(fhir.NotFound, "version %d of %s/%s not found", version, typ, id)
+	}
+	if derr := r.shape(res); derr != nil {
+		return nil, derr
 	}
 	return res, err
 }
@@ -580,7 +594,16 @@ func (r *reader) History(ctx context.Context, q store.HistoryQuery) (*store.Hist
 			}
 			return nil, forbidden("history of all %s resources needs unlimited read of them: read the history of one resource instead", t)
 		}
-		return r.rd.History(ctx, q)
+		page, err := r.rd.History(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Versions {
+			if err := r.shape(&page.Versions[i]); err != nil {
+				return nil, err
+			}
+		}
+		return page, nil
 	}
 	if err := r.checkType(q.Type, PermRead); err != nil {
 		return nil, err
@@ -615,12 +638,22 @@ func (r *reader) History(ctx context.Context, q store.HistoryQuery) (*store.Hist
 		page.Total = -1 // the count of all versions would tell what was hidden
 	}
 	page.Versions = kept
+	for i := range page.Versions {
+		if err := r.shape(&page.Versions[i]); err != nil {
+			return nil, err
+		}
+	}
 	return page, nil
 }
 
 // Search runs q limited to what the principal may read, after checking
 // that they may search its types.
 func (r *reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage, error) {
+	if r.s.deidentified {
+		if err := checkDeidentifiedQuery(q); err != nil {
+			return nil, err
+		}
+	}
 	access, err := r.s.searchAccess()
 	if err != nil {
 		return nil, err
@@ -667,6 +700,9 @@ func (r *reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage
 	for _, list := range [][]store.Resource{page.Resources, page.Included} {
 		for i := range list {
 			r.s.touch(&list[i])
+			if err := r.shape(&list[i]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return page, nil

@@ -82,10 +82,9 @@ func sessionRequest(r *http.Request, req *request, rt route) auth.Request {
 		reason = u // a reason in Chinese may come percent-encoded
 	}
 	return auth.Request{
-		Purpose:   strings.ToUpper(strings.TrimSpace(r.Header.Get(headerPurpose))),
-		Reason:    reason,
-		Patient:   focusPatient(rt, req),
-		CountOnly: countOnly(rt, req),
+		Purpose: strings.ToUpper(strings.TrimSpace(r.Header.Get(headerPurpose))),
+		Reason:  reason,
+		Patient: focusPatient(rt, req),
 	}
 }
 
@@ -117,17 +116,6 @@ func focusPatient(rt route, req *request) string {
 		}
 	}
 	return found
-}
-
-// countOnly tells a search that returns counts alone.
-func countOnly(rt route, req *request) bool {
-	if rt.interaction != iSearchType && rt.interaction != iSearchSystem {
-		return false
-	}
-	if len(req.query["_include"])+len(req.query["_revinclude"]) > 0 {
-		return false
-	}
-	return req.query.Get("_summary") == "count" || req.query.Get("_count") == "0"
 }
 
 // audited tells whether a request leaves an audit record: everything that

@@ -212,6 +212,7 @@ type matrixCase struct {
 	anyMatches, anyIncl bool
 	total               string   // for searches: the Bundle's total, when set
 	contains            []string // text the answer must hold
+	lacks               []string // text it must not
 	audited             bool     // leaves exactly one audit record (else none)
 	// patients, when set, are the patients its audit record must name.
 	patients []string
@@ -342,11 +343,16 @@ var matrix = []matrixCase{
 	{name: "pharmacist writes a result", who: "pharmP", method: "POST", path: "/Observation",
 		body: `{"resourceType":"Observation","status":"final","code":{"text":"x"}}`, status: 403, audited: true},
 
-	// Regulator: aggregates; identified data with a purpose.
-	{name: "regulator counts", who: "regulator", method: "GET", path: "/Observation?_summary=count", status: 200, audited: true},
-	{name: "regulator reads without purpose", who: "regulator", method: "GET", path: "/Observation/o1", status: 403, audited: true},
-	{name: "regulator searches without purpose", who: "regulator", method: "GET", path: "/Observation", status: 403, audited: true},
-	{name: "regulator count with include", who: "regulator", method: "GET", path: "/Observation?_summary=count&_include=Observation:subject", status: 403, audited: true},
+	// Regulator: aggregates and de-identified data; identified data with a purpose.
+	{name: "regulator counts", who: "regulator", method: "GET", path: "/Observation?_summary=count", status: 200, total: "5", audited: true},
+	{name: "regulator reads de-identified", who: "regulator", method: "GET", path: "/Patient/p1", status: 200, audited: true,
+		contains: []string{`"managingOrganization"`}, lacks: []string{"王", "测试", `"name"`}},
+	{name: "regulator searches de-identified", who: "regulator", method: "GET", path: "/Observation?_include=Observation:subject&code=2345-7", status: 200,
+		matches: ids("Observation/o1", "Observation/o2", "Observation/o4"), incl: ids("Patient/p1", "Patient/p2"), lacks: []string{"王", "赵"}, audited: true},
+	{name: "regulator asks by name", who: "regulator", method: "GET", path: "/Patient?family=王", status: 403, audited: true},
+	{name: "regulator chains by name", who: "regulator", method: "GET", path: "/Observation?subject:Patient.family=王", status: 403, audited: true},
+	{name: "regulator with purpose reads identified", who: "regulator", method: "GET", path: "/Patient/p1", header: pubh, status: 200,
+		contains: []string{"王"}, audited: true},
 	{name: "regulator with purpose", who: "regulator", method: "GET", path: "/Observation?code=2345-7", header: pubh, status: 200,
 		matches: ids("Observation/o1", "Observation/o2", "Observation/o4"), audited: true},
 	{name: "regulator audit without purpose", who: "regulator", method: "GET", path: "/AuditEvent", status: 403, audited: true},
@@ -459,6 +465,11 @@ func runMatrix(t *testing.T, s *secureServer) {
 		for _, want := range tc.contains {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("%s: the answer lacks %s: %.300s", tc.name, want, body)
+			}
+		}
+		for _, leak := range tc.lacks {
+			if strings.Contains(string(body), leak) {
+				t.Errorf("%s: the answer holds %s: %.300s", tc.name, leak, body)
 			}
 		}
 		if status != tc.status {
