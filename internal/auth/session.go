@@ -679,6 +679,10 @@ func (r *reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage
 	}
 	lq := *q
 	lq.Access = limited
+	if unlimited(limited, len(r.s.pol.types)) {
+		lq.Access = nil // an administrator's search: nothing to add to its SQL
+		return r.searched(r.rd.Search(ctx, &lq))
+	}
 	if len(q.Types) == 0 {
 		lq.Types = nil
 		for _, t := range types {
@@ -693,7 +697,25 @@ func (r *reader) Search(ctx context.Context, q *search.Query) (*store.SearchPage
 			lq.Types = nil
 		}
 	}
-	page, err := r.rd.Search(ctx, &lq)
+	return r.searched(r.rd.Search(ctx, &lq))
+}
+
+// unlimited reports whether an Access lets every one of n types be read
+// without limits.
+func unlimited(a *search.Access, n int) bool {
+	if len(a.Types) < n {
+		return false
+	}
+	for _, c := range a.Types {
+		if len(c) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// searched records what a search returned and shapes it for the session.
+func (r *reader) searched(page *store.SearchPage, err error) (*store.SearchPage, error) {
 	if err != nil {
 		return nil, err
 	}
