@@ -52,22 +52,29 @@ func hash(prev, body []byte) []byte {
 // maxBatch bounds the records of one append.
 const maxBatch = 1000
 
-// Trail appends records to the store's audit log. Records of concurrent
-// requests are written together (group commit): each request waits for the
-// one append that carries its record, so an answered request is always on
-// the trail, at the cost of one database write for many requests.
+// Trail appends records to the store's audit log. A request hands its
+// record over and goes on; one writer appends the records of concurrent
+// requests in one transaction (group commit), synced to disk. The trail
+// fails closed: while appends fail, Record refuses new records (and the
+// request goes unanswered), and the records already handed over are tried
+// again until they are written. Between Record and the commit, a crash of
+// the process loses the records in flight: at most a batch.
 type Trail struct {
 	log     store.AuditLog
 	logger  *slog.Logger
-	queue   chan *pending
+	queue   chan *Record
 	stopped chan struct{}
-	closeMu sync.RWMutex
-	closed  bool
-}
 
-type pending struct {
-	rec  *Record
-	done chan error
+	// sendMu orders the hand-overs with their count, so that Sync waits for
+	// exactly the records handed over before it.
+	sendMu sync.Mutex
+	closed bool
+	queued uint64
+
+	mu      sync.Mutex
+	written uint64        // records committed, in hand-over order
+	failing error         // the last append's error; nil after a success
+	changed chan struct{} // closed and replaced when written or failing change
 }
 
 // NewTrail starts the trail's writer; Close stops it.
@@ -75,7 +82,8 @@ func NewTrail(log store.AuditLog, logger *slog.Logger) *Trail {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	t := &Trail{log: log, logger: logger, queue: make(chan *pending, 4*maxBatch), stopped: make(chan struct{})}
+	t := &Trail{log: log, logger: logger, queue: make(chan *Record, 4*maxBatch), stopped: make(chan struct{}),
+		changed: make(chan struct{})}
 	go t.write()
 	return t
 }
@@ -83,99 +91,132 @@ func NewTrail(log store.AuditLog, logger *slog.Logger) *Trail {
 // ErrClosed is returned by Record after Close.
 var ErrClosed = errors.New("audit: trail closed")
 
-// Record appends rec and returns once it is stored.
+// Record hands rec over to the trail. An error means that it cannot be
+// recorded now (the trail is failing or closed): the request it records
+// must not be answered.
 func (t *Trail) Record(ctx context.Context, rec *Record) error {
 	if rec.Recorded.IsZero() {
 		rec.Recorded = time.Now()
 	}
 	rec.Recorded = rec.Recorded.UTC().Truncate(time.Millisecond)
-	p := &pending{rec: rec, done: make(chan error, 1)}
-	t.closeMu.RLock()
+	t.mu.Lock()
+	failing := t.failing
+	t.mu.Unlock()
+	if failing != nil {
+		return fmt.Errorf("audit: the trail cannot be written: %w", failing)
+	}
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
 	if t.closed {
-		t.closeMu.RUnlock()
 		return ErrClosed
 	}
 	select {
-	case t.queue <- p:
+	case t.queue <- rec:
+		t.queued++
+		return nil
 	case <-ctx.Done():
-		t.closeMu.RUnlock()
 		return ctx.Err()
 	}
-	t.closeMu.RUnlock()
-	// The record is queued: it will be written whatever the request does now,
-	// so wait for the outcome even if the client went away.
-	return <-p.done
 }
 
-// Close writes what is queued and stops the writer.
+// Sync waits until every record handed over before it is committed; the
+// audit trail's readers call it to see what was just recorded.
+func (t *Trail) Sync(ctx context.Context) error {
+	t.sendMu.Lock()
+	target := t.queued
+	t.sendMu.Unlock()
+	for {
+		t.mu.Lock()
+		written, failing, changed := t.written, t.failing, t.changed
+		t.mu.Unlock()
+		switch {
+		case written >= target:
+			return nil
+		case failing != nil:
+			return fmt.Errorf("audit: the trail cannot be written: %w", failing)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close writes what was handed over and stops the writer.
 func (t *Trail) Close() {
-	t.closeMu.Lock()
+	t.sendMu.Lock()
 	if !t.closed {
 		t.closed = true
 		close(t.queue)
 	}
-	t.closeMu.Unlock()
+	t.sendMu.Unlock()
 	<-t.stopped
 }
 
-// linger is how long the writer waits for more records when requests come
-// concurrently (the last batch held more than one): a commit costs a sync
-// of the log, whatever it carries.
-const linger = 300 * time.Microsecond
+// settle records an append's outcome and wakes the waiters of Sync.
+func (t *Trail) settle(n int, err error) {
+	t.mu.Lock()
+	if err == nil {
+		t.written += uint64(n)
+	}
+	t.failing = err
+	close(t.changed)
+	t.changed = make(chan struct{})
+	t.mu.Unlock()
+}
+
+// Retries of a failing append: waits growing to maxBackoff; after Close,
+// closingAttempts before the records are given up (and logged as lost).
+const (
+	maxBackoff      = 5 * time.Second
+	closingAttempts = 5
+)
 
 func (t *Trail) write() {
 	defer close(t.stopped)
-	batch := make([]*pending, 0, maxBatch)
-	busy := false
+	batch := make([]*Record, 0, maxBatch)
 	for first := range t.queue {
 		batch = append(batch[:0], first)
-		var wait <-chan time.Time
-		if busy {
-			wait = time.After(linger)
-		}
 	drain:
 		for len(batch) < maxBatch {
 			select {
-			case p, ok := <-t.queue:
+			case rec, ok := <-t.queue:
 				if !ok {
 					break drain
 				}
-				batch = append(batch, p)
-				continue
+				batch = append(batch, rec)
 			default:
-			}
-			if wait == nil {
-				break
-			}
-			select {
-			case p, ok := <-t.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, p)
-			case <-wait:
 				break drain
 			}
 		}
-		busy = len(batch) > 1
-		err := t.append(batch)
-		if err != nil {
-			t.logger.Error("audit append failed", "records", len(batch), "err", err)
-		}
-		for _, p := range batch {
-			p.done <- err
+		for attempt := 1; ; attempt++ {
+			err := t.append(batch)
+			t.settle(len(batch), err)
+			if err == nil {
+				break
+			}
+			t.logger.Error("audit append failed; new requests are refused until it succeeds", "records", len(batch), "attempt", attempt, "err", err)
+			t.sendMu.Lock()
+			closing := t.closed
+			t.sendMu.Unlock()
+			if closing && attempt >= closingAttempts {
+				t.logger.Error("audit records lost at shutdown", "records", len(batch))
+				break
+			}
+			time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, maxBackoff))
 		}
 	}
 }
 
-func (t *Trail) append(batch []*pending) error {
+func (t *Trail) append(batch []*Record) error {
 	entries := make([]store.AuditEntry, len(batch))
-	for i, p := range batch {
-		body, err := json.Marshal(p.rec)
+	for i, rec := range batch {
+		body, err := json.Marshal(rec)
 		if err != nil {
 			return fmt.Errorf("audit: encode: %w", err)
 		}
-		entries[i] = store.AuditEntry{Recorded: p.rec.Recorded, Agent: p.rec.Agent, Patients: p.rec.Patients, Body: body}
+		entries[i] = store.AuditEntry{Recorded: rec.Recorded, Agent: rec.Agent, Patients: rec.Patients, Body: body}
 	}
 	// The context is not a request's: a batch carries many requests' records.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -91,6 +93,9 @@ func testTrailAndVerify(t *testing.T, b backend) {
 		})
 	}
 	wg.Wait()
+	if err := trail.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	report, err := Verify(ctx, db)
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +155,9 @@ func TestAppendOnly(t *testing.T) {
 			if err := trail.Record(t.Context(), &Record{Agent: "a", Interaction: "read", Action: "R", Status: 200}); err != nil {
 				t.Fatal(err)
 			}
+			if err := trail.Sync(t.Context()); err != nil {
+				t.Fatal(err)
+			}
 			for _, stmt := range []string{"UPDATE audit_log SET agent = 'b'", "DELETE FROM audit_log"} {
 				if err := exec(stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
 					t.Errorf("%s: %v, want refused as append-only", stmt, err)
@@ -183,5 +191,72 @@ func TestEvent(t *testing.T) {
 	// The patient is an entity once, as the patient, not again as a resource.
 	if n := strings.Count(string(got), `"reference":"Patient/p1"`); n != 1 {
 		t.Errorf("Patient/p1 appears %d times", n)
+	}
+}
+
+// flaky is an audit log whose appends fail while down is set.
+type flaky struct {
+	store.AuditLog
+	mu   sync.Mutex
+	down bool
+}
+
+func (f *flaky) AppendAudit(ctx context.Context, e []store.AuditEntry, chain func(int64, []byte, []store.AuditEntry)) error {
+	f.mu.Lock()
+	down := f.down
+	f.mu.Unlock()
+	if down {
+		return errors.New("disk full")
+	}
+	return f.AuditLog.AppendAudit(ctx, e, chain)
+}
+
+func (f *flaky) set(down bool) {
+	f.mu.Lock()
+	f.down = down
+	f.mu.Unlock()
+}
+
+// TestFailsClosed: while the trail cannot be written, new records are
+// refused (their requests go unanswered), and what was handed over before is
+// written once the store is back.
+func TestFailsClosed(t *testing.T) {
+	db, _ := backends[0].open(t)
+	f := &flaky{AuditLog: db}
+	trail := NewTrail(f, slog.New(slog.DiscardHandler))
+	defer trail.Close()
+	ctx := t.Context()
+	f.set(true)
+	if err := trail.Record(ctx, &Record{Agent: "a", Interaction: "read", Action: "R", Status: 200}); err != nil {
+		t.Fatalf("the first record: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for trail.Record(ctx, &Record{Agent: "b", Interaction: "read", Action: "R", Status: 200}) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("records still accepted while the trail fails")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := trail.Sync(ctx); err == nil {
+		t.Errorf("Sync succeeded while the trail fails")
+	}
+	f.set(false)
+	deadline = time.Now().Add(10 * time.Second)
+	for trail.Record(ctx, &Record{Agent: "c", Interaction: "read", Action: "R", Status: 200}) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the trail did not recover")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := trail.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var agents []string
+	db.ScanAudit(ctx, store.AuditQuery{}, func(e *store.AuditEntry) error {
+		agents = append(agents, e.Agent)
+		return nil
+	})
+	if len(agents) < 2 || agents[0] != "a" || agents[len(agents)-1] != "c" {
+		t.Errorf("trail holds %v: the record handed over before the failure must be written first", agents)
 	}
 }

@@ -19,6 +19,7 @@ const (
 	Unauthorized       Code = "unauthorized"        // 401: no or an invalid access token
 	Forbidden          Code = "forbidden"           // 403
 	Throttled          Code = "throttled"           // 429: over a rate limit
+	Unavailable        Code = "unavailable"         // 503: a part the answer needs is down
 	TooLarge           Code = "too-large"           // 413
 	NotSupported       Code = "not-supported"       // 405/406/415 depending on context
 	Unprocessable      Code = "unprocessable"       // 422
@@ -91,6 +92,8 @@ func (c Code) IssueType() string {
 		return "login"
 	case Throttled:
 		return "throttled"
+	case Unavailable:
+		return "transient"
 	case TooLarge:
 		return "too-costly"
 	case NotSupported:

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -163,7 +162,7 @@ func (s *Server) record(ctx context.Context, r *http.Request, rid string, rt rou
 		rec.Query = rec.Query[:4096]
 	}
 	if err := s.cfg.Security.Trail.Record(ctx, rec); err != nil {
-		return fmt.Errorf("server: audit: %w", err)
+		return fhir.Errorf(fhir.Unavailable, "the audit trail cannot be written: requests are refused until it can (%v)", err)
 	}
 	return nil
 }
@@ -190,6 +189,11 @@ func (s *Server) auditEvents(ctx context.Context, req *request, rt route, sess *
 	}
 	scope, err := sess.AuditScope()
 	if err != nil {
+		return nil, err
+	}
+	// Records are handed to the trail and committed a moment later: a
+	// reader sees every request answered before it asked.
+	if err := s.cfg.Security.Trail.Sync(ctx); err != nil {
 		return nil, err
 	}
 	if rt.interaction == iRead {

@@ -517,6 +517,9 @@ func runMatrix(t *testing.T, s *secureServer) {
 // patient data left exactly one audit record, naming its patients, and that
 // the trail verifies.
 func checkMatrixAudit(t *testing.T, s *secureServer) {
+	if err := s.trail.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	records := map[string][]audit.Record{}
 	err := s.store.ScanAudit(t.Context(), store.AuditQuery{}, func(e *store.AuditEntry) error {
 		var r audit.Record

@@ -342,6 +342,7 @@ var statuses = map[fhir.Code]int{
 	fhir.Forbidden:          http.StatusForbidden,
 	fhir.Unauthorized:       http.StatusUnauthorized,
 	fhir.Throttled:          http.StatusTooManyRequests,
+	fhir.Unavailable:        http.StatusServiceUnavailable,
 	fhir.TooLarge:           http.StatusRequestEntityTooLarge,
 	fhir.Unprocessable:      http.StatusUnprocessableEntity,
 	fhir.NotSupported:       http.StatusBadRequest,
@@ -370,7 +371,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rid string, 
 	status := statusFor(e)
 	if status >= 500 {
 		s.log.Error("request failed", "id", rid, "err", err)
-		e = &fhir.Error{Code: fhir.Internal, Message: "internal server error (request " + rid + ")"}
+		if status != http.StatusServiceUnavailable { // whose message is written for the client
+			e = &fhir.Error{Code: fhir.Internal, Message: "internal server error (request " + rid + ")"}
+		}
 	}
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE")

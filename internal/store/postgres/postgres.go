@@ -60,7 +60,6 @@ func Open(ctx context.Context, url string, opts store.Options) (*DB, error) {
 		// hashtext maps the key to the lock space; a collision only serialises
 		// two unrelated transactions.
 		KeyLock:        "SELECT pg_advisory_xact_lock(hashtext(?))",
-		RelaxedCommit:  "SET LOCAL synchronous_commit TO OFF",
 		Retryable:      retryable,
 		Analyze:        []string{"ANALYZE"},
 		Estimate:       "EXPLAIN (FORMAT JSON) ",

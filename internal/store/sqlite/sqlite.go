@@ -123,12 +123,8 @@ func AuditPath(path string) string {
 // auditPool opens the audit trail's database: one writer, whose group
 // commits append a batch of records at a time, and two readers. SQLite's
 // own checkpoints keep its log short: no reader competes with its writer.
-// Its commits are not synced (synchronous NORMAL): each request waits for
-// its record's commit, and a sync each would cost a single client two
-// thirds of its searches a second; a crash of the process loses nothing,
-// one of the machine the last records not yet synced (docs/security.md).
 func auditPool(path string) (sqlstore.Pool, error) {
-	pragmas := []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)"}
+	pragmas := []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)"}
 	write, err := openPool(path, url.Values{"_pragma": pragmas}, "immediate", 1)
 	if err != nil {
 		return nil, err

@@ -91,11 +91,6 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, cha
 		return nil
 	}
 	err := inTx(ctx, s.audit, func(c Conn) error {
-		if s.d.RelaxedCommit != "" {
-			if err := c.Exec(ctx, s.d.RelaxedCommit); err != nil {
-				return err
-			}
-		}
 		if s.d.KeyLock != "" {
 			if err := c.Exec(ctx, s.d.rebind(s.d.KeyLock), auditLockKey); err != nil {
 				return err

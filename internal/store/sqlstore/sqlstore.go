@@ -109,10 +109,6 @@ type Dialect struct {
 	// that needs none, since a failed write rolls back its whole transaction.
 	// Empty: INSERT INTO.
 	Insert string
-	// RelaxedCommit, if set, is run first in an audit append so that its
-	// commit does not wait for the log to reach the disk (PostgreSQL's
-	// synchronous_commit off), as the audit database does not in SQLite.
-	RelaxedCommit string
 	// Migrations holds the engine's numbered migrations/*.sql files, applied in
 	// name order.
 	Migrations fs.FS
