@@ -144,6 +144,9 @@ func newSecurity(ctx context.Context, c *SecurityConfig, cfg *Config, p *platfor
 		if err != nil {
 			return nil, err
 		}
+		if users, err := prov.Directory().Users(ctx); err == nil && len(users) == 0 {
+			log.Warn("no users yet: nobody can log in; add an administrator with: hip users add --db … --name admin --role admin")
+		}
 		return &securityParts{provider: prov, keys: keys, security: &server.Security{Authenticator: prov, Policy: policy,
 			Trail: audit.NewTrail(p.Store, log), SMART: prov.Configuration(), Rate: c.Rate, Burst: c.Burst}}, nil
 	}

@@ -166,6 +166,9 @@ func (t *Trail) settle(n int, err error) {
 	t.mu.Unlock()
 }
 
+// gather is how long the writer collects records into one commit.
+const gather = 2 * time.Millisecond
+
 // Retries of a failing append: waits growing to maxBackoff; after Close,
 // closingAttempts before the records are given up (and logged as lost).
 const (
@@ -178,6 +181,9 @@ func (t *Trail) write() {
 	batch := make([]*Record, 0, maxBatch)
 	for first := range t.queue {
 		batch = append(batch[:0], first)
+		// Gather what comes within gather of the first record: no request
+		// waits for it, and each commit syncs the disk once, whatever it holds.
+		deadline := time.NewTimer(gather)
 	drain:
 		for len(batch) < maxBatch {
 			select {
@@ -186,10 +192,11 @@ func (t *Trail) write() {
 					break drain
 				}
 				batch = append(batch, rec)
-			default:
+			case <-deadline.C:
 				break drain
 			}
 		}
+		deadline.Stop()
 		for attempt := 1; ; attempt++ {
 			err := t.append(batch)
 			t.settle(len(batch), err)
