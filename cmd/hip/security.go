@@ -59,10 +59,12 @@ func (c *SecurityConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT"), "serve HTTPS with this certificate (PEM, chain first) (HIP_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY"), "and this private key (PEM) (HIP_TLS_KEY)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", env("CORS_ORIGINS"), "comma-separated browser origins allowed to call the API, * for any (HIP_CORS_ORIGINS)")
-	fs.Float64Var(&c.Rate, "rate-limit", floatEnv("RATE_LIMIT", 200), "requests a second per user or client, 0 for no limit (HIP_RATE_LIMIT)")
-	fs.IntVar(&c.Burst, "rate-burst", int(floatEnv("RATE_BURST", 400)), "requests a user or client may send at once (HIP_RATE_BURST)")
-	fs.Float64Var(&c.IPRate, "ip-rate-limit", floatEnv("IP_RATE_LIMIT", 500), "requests a second per client address, 0 for no limit (HIP_IP_RATE_LIMIT)")
-	fs.IntVar(&c.IPBurst, "ip-rate-burst", int(floatEnv("IP_RATE_BURST", 1000)), "requests an address may send at once (HIP_IP_RATE_BURST)")
+	// Defaults: a facility's integration engine reading back what it sent
+	// stays below them; one client cannot take the whole of a 2-core server.
+	fs.Float64Var(&c.Rate, "rate-limit", floatEnv("RATE_LIMIT", 500), "requests a second per user or client, 0 for no limit (HIP_RATE_LIMIT)")
+	fs.IntVar(&c.Burst, "rate-burst", int(floatEnv("RATE_BURST", 1000)), "requests a user or client may send at once (HIP_RATE_BURST)")
+	fs.Float64Var(&c.IPRate, "ip-rate-limit", floatEnv("IP_RATE_LIMIT", 2000), "requests a second per client address, 0 for no limit (HIP_IP_RATE_LIMIT)")
+	fs.IntVar(&c.IPBurst, "ip-rate-burst", int(floatEnv("IP_RATE_BURST", 4000)), "requests an address may send at once (HIP_IP_RATE_BURST)")
 }
 
 func floatEnv(name string, def float64) float64 {

@@ -163,8 +163,9 @@ type server struct {
 // /healthz answers. The process is killed at the end of the test if still running.
 func startServer(t *testing.T, db string) *server {
 	t.Helper()
-	// These tests exercise the FHIR protocol; security has its own tests.
-	return startHip(t, db, "serve", "--db", db, "--auth", "none")
+	// These tests exercise the FHIR protocol, some of them as fast as they
+	// can; security and its limits have their own tests.
+	return startHip(t, db, "serve", "--db", db, "--auth", "none", "--ip-rate-limit", "0", "--rate-limit", "0")
 }
 
 // startHip runs a serving hip command (serve, demo) with args on a free loopback
