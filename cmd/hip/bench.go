@@ -100,18 +100,12 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer p.Close()
-		sec, token, err := benchSecurity(ctx, p, secure, auth.RoleFacility)
+		srv, token, done, err := benchServer(ctx, &cfg, p, secure, auth.RoleFacility)
 		if err != nil {
 			return err
 		}
-		if sec != nil {
-			defer sec.Trail.Close()
-		}
+		defer done()
 		bc.Token = token
-		srv, err := newServer(ctx, &cfg, p, sec, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			return err
-		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
@@ -243,18 +237,12 @@ func benchSearch(args []string, stdout, stderr io.Writer) error {
 		if loadOnly {
 			return nil
 		}
-		sec, token, err := benchSecurity(ctx, p, secure, auth.RoleAdmin)
+		srv, token, done, err := benchServer(ctx, &cfg, p, secure, auth.RoleAdmin)
 		if err != nil {
 			return err
 		}
-		if sec != nil {
-			defer sec.Trail.Close()
-		}
+		defer done()
 		bc.Token = token
-		srv, err := newServer(ctx, &cfg, p, sec, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			return err
-		}
 		base, closeServer, err := bench.Loopback(srv.Handler())
 		if err != nil {
 			return err
@@ -294,6 +282,26 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// benchServer builds the in-process server of a benchmark, with
+// authentication and audit when secure, and a token for its clients; done
+// writes the audit records still in flight.
+func benchServer(ctx context.Context, cfg *Config, p *platform, secure bool, role auth.Role) (srv *server.Server, token string, done func(), err error) {
+	sec, token, err := benchSecurity(ctx, p, secure, role)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	done = func() {}
+	if sec != nil {
+		done = sec.Trail.Close
+	}
+	srv, err = newServer(ctx, cfg, p, sec, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		done()
+		return nil, "", nil, err
+	}
+	return srv, token, done, nil
 }
 
 // benchSecurity builds what the in-process server of a benchmark needs to

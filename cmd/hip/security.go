@@ -180,6 +180,13 @@ func operatorFlags(fs *flag.FlagSet, cfg *Config, sc *SecurityConfig) {
 	sc.flags(fs)
 }
 
+// openOperator opens the platform for an operator command.
+func openOperator(db string) (context.Context, *platform, error) {
+	ctx := context.Background()
+	p, err := openPlatform(ctx, db, nil)
+	return ctx, p, err
+}
+
 // readSecret reads a password or secret from a file ("-": standard input),
 // first line only, never from a flag (flags show in process lists).
 func readSecret(path string, stdin io.Reader) (string, error) {
@@ -232,8 +239,7 @@ func usersCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	p, err := openPlatform(ctx, cfg.DB, nil)
+	ctx, p, err := openOperator(cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -340,8 +346,7 @@ func clientsCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	p, err := openPlatform(ctx, cfg.DB, nil)
+	ctx, p, err := openOperator(cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -422,8 +427,7 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 	if (user == "") == (client == "") {
 		return errors.New("token: name --user or --client")
 	}
-	ctx := context.Background()
-	p, err := openPlatform(ctx, cfg.DB, nil)
+	ctx, p, err := openOperator(cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -465,8 +469,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags("keys", args[1:], stderr, func(fs *flag.FlagSet) { operatorFlags(fs, &cfg, &sc) }); err != nil {
 		return err
 	}
-	ctx := context.Background()
-	p, err := openPlatform(ctx, cfg.DB, nil)
+	ctx, p, err := openOperator(cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -514,8 +517,7 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	p, err := openPlatform(ctx, cfg.DB, nil)
+	ctx, p, err := openOperator(cfg.DB)
 	if err != nil {
 		return err
 	}

@@ -791,20 +791,11 @@ func (w *writer) Delete(ctx context.Context, typ, id string, pre store.Precondit
 		return nil, err
 	}
 	var existing *store.Resource
-	check := pre.Check
-	pre.Check = func(cur *store.Resource, body func() ([]byte, error)) error {
-		if check != nil {
-			if err := check(cur, body); err != nil {
-				return err
-			}
-		}
-		b, err := body()
-		if err != nil {
+	pre = withCheck(pre, func(cur *store.Resource, current func() (*store.Resource, error)) error {
+		var err error
+		if existing, err = current(); err != nil {
 			return err
 		}
-		c := *cur
-		c.Body = b
-		existing = &c
 		if err := w.mayChange(ctx, existing, typ, id, PermDelete); err != nil {
 			if isCode(err, fhir.NotFound) {
 				return errAsMissing
@@ -812,7 +803,7 @@ func (w *writer) Delete(ctx context.Context, typ, id string, pre store.Precondit
 			return err
 		}
 		return nil
-	}
+	})
 	marker, err := w.tx.Delete(ctx, typ, id, pre)
 	if errors.Is(err, errAsMissing) {
 		return nil, nil
@@ -822,6 +813,29 @@ func (w *writer) Delete(ctx context.Context, typ, id string, pre store.Precondit
 		w.changed(typ)
 	}
 	return marker, err
+}
+
+// withCheck adds decide to pre's Check, after the one there; decide gets
+// the head and reads the current version whole only if it needs it.
+func withCheck(pre store.Precondition, decide func(cur *store.Resource, current func() (*store.Resource, error)) error) store.Precondition {
+	check := pre.Check
+	pre.Check = func(cur *store.Resource, body func() ([]byte, error)) error {
+		if check != nil {
+			if err := check(cur, body); err != nil {
+				return err
+			}
+		}
+		return decide(cur, func() (*store.Resource, error) {
+			b, err := body()
+			if err != nil {
+				return nil, err
+			}
+			c := *cur
+			c.Body = b
+			return &c, nil
+		})
+	}
+	return pre
 }
 
 // prepare applies what a write of res needs whatever is stored: the role
@@ -851,13 +865,7 @@ func (w *writer) prepare(res fhir.Resource) error {
 // needs the c permission, updating u and a resource the principal may
 // change. The store reads the current body only for an update.
 func (w *writer) guard(ctx context.Context, pre store.Precondition) store.Precondition {
-	check := pre.Check
-	pre.Check = func(cur *store.Resource, body func() ([]byte, error)) error {
-		if check != nil {
-			if err := check(cur, body); err != nil {
-				return err
-			}
-		}
+	return withCheck(pre, func(cur *store.Resource, current func() (*store.Resource, error)) error {
 		exists := cur.Version > 0 && !cur.Deleted
 		perm := PermCreate
 		if exists {
@@ -869,15 +877,12 @@ func (w *writer) guard(ctx context.Context, pre store.Precondition) store.Precon
 		if !exists {
 			return nil
 		}
-		b, err := body()
+		existing, err := current()
 		if err != nil {
 			return err
 		}
-		existing := *cur
-		existing.Body = b
-		return w.mayChange(ctx, &existing, cur.Type, cur.ID, perm)
-	}
-	return pre
+		return w.mayChange(ctx, existing, cur.Type, cur.ID, perm)
+	})
 }
 
 // changed notes a write that changes what the policy decides (a Consent),
