@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -34,6 +35,7 @@ type SecurityConfig struct {
 	OIDCIssuer   string
 	OIDCAudience string
 	OIDCClaims   auth.ClaimNames
+	Proxies      string
 	TLSCert      string
 	TLSKey       string
 	CORSOrigins  string
@@ -58,6 +60,7 @@ func (c *SecurityConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OIDCClaims.Scope, "oidc-scope-claim", env("OIDC_SCOPE_CLAIM"), "claim holding the scopes (default scope)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT"), "serve HTTPS with this certificate (PEM, chain first) (HIP_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY"), "and this private key (PEM) (HIP_TLS_KEY)")
+	fs.StringVar(&c.Proxies, "trusted-proxies", env("TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (HIP_TRUSTED_PROXIES)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", env("CORS_ORIGINS"), "comma-separated browser origins allowed to call the API, * for any (HIP_CORS_ORIGINS)")
 	// Defaults: a facility's integration engine reading back what it sent
 	// stays below them; one client cannot take the whole of a 2-core server.
@@ -589,4 +592,21 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return w.Flush()
+}
+
+// trustedProxies parses --trusted-proxies: addresses or CIDR ranges.
+func (c *SecurityConfig) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range splitList(c.Proxies) {
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR range", item)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

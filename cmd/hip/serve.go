@@ -98,7 +98,12 @@ func runServer(ctx context.Context, cfg *Config, p *platform, log *slog.Logger, 
 		handler = mux
 	}
 	sc := &cfg.Security
-	handler = server.Edge(handler, server.EdgeOptions{CORSOrigins: splitList(sc.CORSOrigins), IPRate: sc.IPRate, IPBurst: sc.IPBurst})
+	proxies, err := sc.trustedProxies()
+	if err != nil {
+		return err
+	}
+	handler = server.Edge(handler, server.EdgeOptions{CORSOrigins: splitList(sc.CORSOrigins), IPRate: sc.IPRate, IPBurst: sc.IPBurst,
+		TrustedProxies: proxies})
 	if (sc.TLSCert == "") != (sc.TLSKey == "") {
 		return errors.New("serve: --tls-cert and --tls-key go together")
 	}

@@ -2,7 +2,9 @@ package server
 
 import (
 	"math"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +24,45 @@ type EdgeOptions struct {
 	// second (0: unlimited), before anything else is read.
 	IPRate  float64
 	IPBurst int
+	// TrustedProxies are the reverse proxies (nginx, a load balancer) whose
+	// X-Forwarded-For names the client: behind them the client's address,
+	// not the proxy's, is rate-limited and audited. Anyone else's header is
+	// ignored, as a client could write it.
+	TrustedProxies []netip.Prefix
+}
+
+// clientAddress is the address a request comes from: the peer, or, when
+// the peer is a trusted proxy, the last address in X-Forwarded-For that is
+// not one (proxies append what they saw, so the right end is theirs).
+func clientAddress(r *http.Request, trusted []netip.Prefix) string {
+	peer := peerAddress(r)
+	isTrusted := func(s string) bool {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return false
+		}
+		a = a.Unmap()
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(trusted) == 0 || !isTrusted(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			return peer // a malformed chain is not believed
+		}
+		if !isTrusted(hop) {
+			return hop
+		}
+	}
+	return peer
 }
 
 // corsHeaders are the request headers a browser app may send.
@@ -35,6 +76,12 @@ func Edge(h http.Handler, opts EdgeOptions) http.Handler {
 		ipLimit = newRateLimiter(opts.IPRate, opts.IPBurst)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(opts.TrustedProxies) > 0 {
+			if addr := clientAddress(r, opts.TrustedProxies); addr != peerAddress(r) {
+				r = r.WithContext(r.Context()) // a copy: the original belongs to the server
+				r.RemoteAddr = net.JoinHostPort(addr, "0")
+			}
+		}
 		hdr := w.Header()
 		hdr.Set("X-Content-Type-Options", "nosniff")
 		hdr.Set("Referrer-Policy", "no-referrer")

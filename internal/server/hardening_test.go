@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/netip"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -89,5 +90,46 @@ func TestCapabilitySecurity(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("CapabilityStatement lacks %s", want)
 		}
+	}
+}
+
+func TestClientAddress(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}
+	for _, tc := range []struct {
+		peer, forwarded, want string
+	}{
+		{"198.51.100.7:4000", "", "198.51.100.7"},
+		{"198.51.100.7:4000", "203.0.113.9", "198.51.100.7"}, // not a proxy: its header is ignored
+		{"10.1.2.3:4000", "203.0.113.9", "203.0.113.9"},
+		{"10.1.2.3:4000", "1.2.3.4, 203.0.113.9, 10.9.9.9", "203.0.113.9"}, // the client wrote 1.2.3.4 itself
+		{"127.0.0.1:4000", "10.0.0.5", "127.0.0.1"},                        // every hop a proxy
+		{"10.1.2.3:4000", "not-an-address", "10.1.2.3"},
+		{"[::ffff:10.1.2.3]:4000", "2001:db8::1", "2001:db8::1"},
+	} {
+		r := httptest.NewRequest("GET", "/fhir/metadata", nil)
+		r.RemoteAddr = tc.peer
+		if tc.forwarded != "" {
+			r.Header.Set("X-Forwarded-For", tc.forwarded)
+		}
+		if got := clientAddress(r, trusted); got != tc.want {
+			t.Errorf("%s forwarding %q: %s, want %s", tc.peer, tc.forwarded, got, tc.want)
+		}
+	}
+	// Behind the proxy, each client has its own rate limit.
+	var seen []string
+	h := Edge(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = append(seen, peerAddress(r)) }),
+		EdgeOptions{IPRate: 0.001, IPBurst: 1, TrustedProxies: trusted})
+	for i, client := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.1"} {
+		r := httptest.NewRequest("GET", "/fhir/metadata", nil)
+		r.RemoteAddr = "10.0.0.1:5000"
+		r.Header.Set("X-Forwarded-For", client)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if want := map[bool]int{true: 200, false: 429}[i < 2]; w.Code != want {
+			t.Errorf("request %d from %s: %d, want %d", i, client, w.Code, want)
+		}
+	}
+	if strings.Join(seen, " ") != "203.0.113.1 203.0.113.2" {
+		t.Errorf("the handler saw %v", seen)
 	}
 }
