@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -506,9 +505,12 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var q store.AuditQuery
 	var since, until, format string
+	var anchorTexts stringList
 	err := parseFlags("audit", args, stderr, func(fs *flag.FlagSet) {
 		cfg.flags(fs, false)
-		if !verify {
+		if verify {
+			fs.Var(&anchorTexts, "anchor", "a head recorded before, SEQ:HASH (the server logs one a minute; repeatable): it must still be on the trail")
+		} else {
 			fs.StringVar(&q.Patient, "patient", "", "only accesses to this patient's records (Patient/id or id)")
 			fs.StringVar(&q.Agent, "agent", "", "only this user's or client's requests")
 			fs.StringVar(&since, "since", "", "from this time (RFC 3339 or YYYY-MM-DD)")
@@ -526,14 +528,22 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer p.Close()
 	if verify {
-		r, err := audit.Verify(ctx, p.Store)
+		var anchors []audit.Anchor
+		for _, a := range anchorTexts {
+			anchor, err := audit.ParseAnchor(a)
+			if err != nil {
+				return err
+			}
+			anchors = append(anchors, anchor)
+		}
+		r, err := audit.Verify(ctx, p.Store, anchors...)
 		if err != nil {
 			return err
 		}
 		for _, pr := range r.Problems {
 			fmt.Fprintf(stdout, "entry %d: %s\n", pr.Seq, pr.What)
 		}
-		fmt.Fprintf(stdout, "%d entries; head %s\n", r.Entries, hex.EncodeToString(r.Head))
+		fmt.Fprintf(stdout, "%d entries; head (anchor) %s\n", r.Entries, audit.Anchor{Seq: r.HeadSeq, Hash: r.Head})
 		if len(r.Problems) > 0 {
 			return fmt.Errorf("audit trail broken: %d problem(s)", len(r.Problems))
 		}

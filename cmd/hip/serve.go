@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hip-platform/hip/internal/audit"
 	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/server"
 )
@@ -77,7 +78,13 @@ func runServer(ctx context.Context, cfg *Config, p *platform, log *slog.Logger, 
 		return err
 	}
 	if sec.security != nil {
-		defer sec.security.Trail.Close() // after the last request is answered
+		trail := sec.security.Trail
+		defer trail.Close() // after the last request is answered
+		anchorCtx, stopAnchors := context.WithCancel(ctx)
+		defer stopAnchors()
+		go trail.Anchors(anchorCtx, time.Minute, func(a audit.Anchor) {
+			log.Info("audit anchor: keep it to check the trail later with hip audit verify --anchor", "anchor", a.String())
+		})
 	}
 	if sec.keys != nil {
 		keyCtx, stopKeys := context.WithCancel(ctx)

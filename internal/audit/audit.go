@@ -9,11 +9,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +76,7 @@ type Trail struct {
 
 	mu      sync.Mutex
 	written uint64        // records committed, in hand-over order
+	head    Anchor        // the last entry committed by this writer
 	failing error         // the last append's error; nil after a success
 	changed chan struct{} // closed and replaced when written or failing change
 }
@@ -217,6 +221,7 @@ func (t *Trail) write() {
 }
 
 func (t *Trail) append(batch []*Record) error {
+	var head Anchor
 	entries := make([]store.AuditEntry, len(batch))
 	for i, rec := range batch {
 		body, err := json.Marshal(rec)
@@ -228,14 +233,21 @@ func (t *Trail) append(batch []*Record) error {
 	// The context is not a request's: a batch carries many requests' records.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return t.log.AppendAudit(ctx, entries, func(lastSeq int64, lastHash []byte, entries []store.AuditEntry) {
+	err := t.log.AppendAudit(ctx, entries, func(lastSeq int64, lastHash []byte, entries []store.AuditEntry) {
 		for i := range entries {
 			lastSeq++
 			entries[i].Seq = lastSeq
 			entries[i].Hash = hash(lastHash, entries[i].Body)
 			lastHash = entries[i].Hash
 		}
+		head = Anchor{Seq: lastSeq, Hash: lastHash}
 	})
+	if err == nil {
+		t.mu.Lock()
+		t.head = head
+		t.mu.Unlock()
+	}
+	return err
 }
 
 // Problem is one finding of Verify.
@@ -248,6 +260,7 @@ type Problem struct {
 type Report struct {
 	Entries  int64
 	Head     []byte // the last entry's hash: kept elsewhere, it also detects a cut-off tail
+	HeadSeq  int64
 	Problems []Problem
 }
 
@@ -257,9 +270,10 @@ const maxProblems = 100
 // Verify reads the whole trail and checks that entries are numbered from 1
 // without gaps, that each hash covers its body and its predecessor's hash,
 // and that the indexed columns (time, agent, patients) say what the body
-// says. A deleted tail is not detectable from the trail alone: compare the
-// head with one recorded before.
-func Verify(ctx context.Context, log store.AuditLog) (*Report, error) {
+// says. A deleted tail is not detectable from the trail alone: anchors,
+// heads recorded before outside the database (the server logs one every
+// minute, hip audit verify prints one), must still be on the trail.
+func Verify(ctx context.Context, log store.AuditLog, anchors ...Anchor) (*Report, error) {
 	r := &Report{}
 	var prev []byte
 	var want int64 = 1
@@ -286,14 +300,73 @@ func Verify(ctx context.Context, log store.AuditLog) (*Report, error) {
 		} else if !rec.Recorded.Equal(e.Recorded) || rec.Agent != e.Agent || !slices.Equal(dedupe(rec.Patients), e.Patients) {
 			problem(e.Seq, "entry %d: its indexed time, agent or patients differ from its content", e.Seq)
 		}
+		for _, a := range anchors {
+			if a.Seq == e.Seq && !bytes.Equal(a.Hash, e.Hash) {
+				problem(e.Seq, "entry %d differs from the anchor recorded for it", e.Seq)
+			}
+		}
 		prev = e.Hash
-		r.Head = e.Hash
+		r.Head, r.HeadSeq = e.Hash, e.Seq
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
+	for _, a := range anchors {
+		if a.Seq > r.HeadSeq {
+			problem(a.Seq, "the trail ends at entry %d, but an anchor records entry %d: its tail was cut off", r.HeadSeq, a.Seq)
+		}
+	}
 	return r, nil
+}
+
+// Anchor is a head of the trail recorded outside it: entry Seq had Hash.
+type Anchor struct {
+	Seq  int64
+	Hash []byte
+}
+
+func (a Anchor) String() string { return fmt.Sprintf("%d:%x", a.Seq, a.Hash) }
+
+// ParseAnchor reads an anchor written as SEQ:HASH (hex), as String writes it.
+func ParseAnchor(s string) (Anchor, error) {
+	seqText, hashText, ok := strings.Cut(strings.TrimSpace(s), ":")
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	if !ok || err != nil || seq < 1 {
+		return Anchor{}, fmt.Errorf("audit: anchor %q: want SEQ:HASH", s)
+	}
+	hash, err := hex.DecodeString(hashText)
+	if err != nil || len(hash) != sha256.Size {
+		return Anchor{}, fmt.Errorf("audit: anchor %q: the hash is not 64 hex digits", s)
+	}
+	return Anchor{Seq: seq, Hash: hash}, nil
+}
+
+// Anchors calls record with the trail's head every period while it moves,
+// until ctx ends: the server writes them to its log, which is kept
+// elsewhere, so that a cut-off tail can be found later (Verify).
+func (t *Trail) Anchors(ctx context.Context, period time.Duration, record func(Anchor)) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	var last Anchor
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if head := t.Head(); head.Seq != last.Seq {
+			record(head)
+			last = head
+		}
+	}
+}
+
+// Head returns the trail's last entry as an anchor (zero on an empty trail).
+func (t *Trail) Head() Anchor {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.head
 }
 
 // dedupe is the store's view of a record's patients: each once, in order.

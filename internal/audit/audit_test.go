@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -100,8 +101,16 @@ func testTrailAndVerify(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if report.Entries != 200 || len(report.Problems) > 0 || len(report.Head) != 32 {
+	if report.Entries != 200 || len(report.Problems) > 0 || len(report.Head) != 32 || report.HeadSeq != 200 {
 		t.Fatalf("report %+v, want 200 sound entries", report)
+	}
+	head := trail.Head()
+	if head.Seq != 200 || !bytes.Equal(head.Hash, report.Head) {
+		t.Fatalf("trail head %v, verified head %d:%x", head, report.HeadSeq, report.Head)
+	}
+	again, err := ParseAnchor(head.String())
+	if err != nil || again.Seq != head.Seq || !bytes.Equal(again.Hash, head.Hash) {
+		t.Fatalf("anchor %s parsed as %v, %v", head, again, err)
 	}
 
 	// Tampering through SQL, around the triggers that refuse it.
@@ -126,12 +135,14 @@ func testTrailAndVerify(t *testing.T, b backend) {
 		{"edited content", edit, 40, "altered"},
 		{"hidden patient", `UPDATE audit_log SET patients = '' WHERE seq = 60`, 60, "indexed"},
 		{"deleted entry", `DELETE FROM audit_log WHERE seq = 100`, 101, "missing"},
+		// Deleting the last entries leaves a sound chain: the anchor finds it.
+		{"cut-off tail", `DELETE FROM audit_log WHERE seq > 195`, 200, "cut off"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := exec(tc.stmt); err != nil {
 				t.Fatal(err)
 			}
-			report, err := Verify(ctx, db)
+			report, err := Verify(ctx, db, head)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -117,8 +117,16 @@ func TestSecurityOperations(t *testing.T) {
 		if err != nil || !strings.Contains(msg, "his-1") || !strings.Contains(msg, "update") {
 			t.Fatalf("hip audit: %v\n%s", err, msg)
 		}
-		if msg, err := runHip(t, "audit", "verify", "--db", db); err != nil || !strings.Contains(msg, "intact") {
+		msg, err = runHip(t, "audit", "verify", "--db", db)
+		anchor := regexp.MustCompile(`head \(anchor\) (\d+:[0-9a-f]{64})`).FindStringSubmatch(msg)
+		if err != nil || !strings.Contains(msg, "intact") || anchor == nil {
 			t.Fatalf("hip audit verify: %v\n%s", err, msg)
+		}
+		if msg, err := runHip(t, "audit", "verify", "--db", db, "--anchor", anchor[1]); err != nil || !strings.Contains(msg, "intact") {
+			t.Fatalf("hip audit verify --anchor %s: %v\n%s", anchor[1], err, msg)
+		}
+		if msg, err := runHip(t, "audit", "verify", "--db", db, "--anchor", "99999:"+strings.Repeat("0", 64)); err == nil || !strings.Contains(msg, "cut off") {
+			t.Fatalf("an anchor past the trail's end was not reported: %v\n%s", err, msg)
 		}
 	})
 }
