@@ -217,7 +217,7 @@ func (r *KeyRing) Sign(claims any, typ string) (string, error) {
 // returns its payload (go-oidc's KeySet). A key id the ring does not know
 // makes it reload once a second at most: another process may have rotated.
 func (r *KeyRing) VerifySignature(ctx context.Context, token string) ([]byte, error) {
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{signingAlg})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{signingAlg})
 	if err != nil {
 		return nil, fmt.Errorf("auth: malformed token: %w", err)
 	}
