@@ -47,10 +47,20 @@ func Action(interaction string) string {
 // the user (and their app) as agents, each patient and resource as an
 // entity, the search parameters as a query entity. Its id is the entry's
 // number.
-func Event(e *store.AuditEntry) (fhir.Resource, error) {
+func Event(e *store.AuditEntry) (fhir.Resource, error) { return EventFor(e, nil) }
+
+// EventFor renders an entry for a reader who may see only the patients of
+// only (nil: everything): other patients, the resources and the query,
+// which may tell of them, are left out. A resident sees who accessed their
+// record, when, how and why — not who else was in the same request.
+func EventFor(e *store.AuditEntry, only []string) (fhir.Resource, error) {
 	var r Record
 	if err := json.Unmarshal(e.Body, &r); err != nil {
 		return nil, fmt.Errorf("audit: entry %d: %w", e.Seq, err)
+	}
+	if only != nil {
+		r.Patients = slices.DeleteFunc(r.Patients, func(p string) bool { return !slices.Contains(only, p) })
+		r.Resources, r.Query = nil, ""
 	}
 	outcome, desc := "0", ""
 	switch {

@@ -50,17 +50,25 @@ type Session struct {
 	denials     []denial
 	denialsRead time.Time // when the consents in denials were read
 
+	trace *trace // shared by the sessions of one request's batch entries
+
+	accessMu sync.Mutex
+	access   map[Perm]*search.Access
+}
+
+// trace is what a request did, for its one audit record.
+type trace struct {
 	mu             sync.Mutex
-	consentChanged bool
 	resources      []string
 	patients       map[string]bool
-	access         map[Perm]*search.Access
+	brokeGlass     bool // an entry of a batch broke the glass
+	consentChanged bool
 }
 
 // Session starts applying the policy to a request by p. rd reads what the
 // decision needs (whether the request's patient is in the facility's care).
 func (pol *Policy) Session(ctx context.Context, rd store.Reader, p *Principal, req Request) (*Session, error) {
-	s := &Session{pol: pol, p: p, req: req, patients: map[string]bool{}, access: map[Perm]*search.Access{}}
+	s := &Session{pol: pol, p: p, req: req, trace: &trace{patients: map[string]bool{}}, access: map[Perm]*search.Access{}}
 	switch {
 	case req.Purpose == "":
 	case !ValidPurpose(req.Purpose):
@@ -110,27 +118,55 @@ func (s *Session) Principal() *Principal { return s.p }
 // Request is what the request stated.
 func (s *Session) Request() Request { return s.req }
 
-// BrokeGlass reports whether the request's patient was opened by breaking the glass.
-func (s *Session) BrokeGlass() bool { return s.breakGlass }
+// BrokeGlass reports whether the request (or one of its batch entries)
+// opened a patient by breaking the glass.
+func (s *Session) BrokeGlass() bool {
+	s.trace.mu.Lock()
+	defer s.trace.mu.Unlock()
+	return s.breakGlass || s.trace.brokeGlass
+}
+
+// Focus returns the session of one entry of a batch that is about patient
+// (its path or search names them): the same principal, purpose and audit
+// record, with treatment decided for that patient, as for a request of its own.
+func (s *Session) Focus(ctx context.Context, rd store.Reader, patient string) (*Session, error) {
+	if patient == s.req.Patient {
+		return s, nil
+	}
+	req := s.req
+	req.Patient = patient
+	f, err := s.pol.Session(ctx, rd, s.p, req)
+	if err != nil {
+		return nil, err
+	}
+	f.trace = s.trace
+	if f.breakGlass {
+		s.trace.mu.Lock()
+		s.trace.brokeGlass = true
+		s.trace.mu.Unlock()
+	}
+	return f, nil
+}
 
 // Touched returns the resources (Type/id) and patients (Patient/id) the
 // request read or wrote, each once, in the order met.
 func (s *Session) Touched() (resources, patients []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.resources), slices.Sorted(maps.Keys(s.patients))
+	s.trace.mu.Lock()
+	defer s.trace.mu.Unlock()
+	return slices.Clone(s.trace.resources), slices.Sorted(maps.Keys(s.trace.patients))
 }
 
 // touch records a resource the request read or wrote and its patients.
 func (s *Session) touch(res *store.Resource) {
 	patients := patientRefs(res.Type, res.ID, res.Body)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.resources) < maxTouched {
-		s.resources = append(s.resources, res.Type+"/"+res.ID)
+	t := s.trace
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.resources) < maxTouched {
+		t.resources = append(t.resources, res.Type+"/"+res.ID)
 	}
 	for _, p := range patients {
-		s.patients[p] = true
+		t.patients[p] = true
 	}
 }
 
@@ -276,17 +312,17 @@ func (s *Session) roleLimits(typ string, perm Perm) ([]search.Clause, bool, erro
 // searchAccess is the Access of the request's searches: every type the
 // principal may read, under its limits.
 func (s *Session) searchAccess() (*search.Access, error) {
-	s.mu.Lock()
+	s.accessMu.Lock()
 	a := s.access[PermRead]
-	s.mu.Unlock()
+	s.accessMu.Unlock()
 	if a != nil {
 		return a, nil
 	}
 	key := s.accessKey()
 	if a = s.pol.accesses.get(key); a != nil {
-		s.mu.Lock()
+		s.accessMu.Lock()
 		s.access[PermRead] = a
-		s.mu.Unlock()
+		s.accessMu.Unlock()
 		return a, nil
 	}
 	a = &search.Access{Types: map[string][]search.Clause{}}
@@ -299,9 +335,9 @@ func (s *Session) searchAccess() (*search.Access, error) {
 			a.Types[t] = clauses
 		}
 	}
-	s.mu.Lock()
+	s.accessMu.Lock()
 	s.access[PermRead] = a
-	s.mu.Unlock()
+	s.accessMu.Unlock()
 	s.pol.accesses.put(key, a)
 	return a, nil
 }
@@ -889,9 +925,9 @@ func (w *writer) guard(ctx context.Context, pre store.Precondition) store.Precon
 // for Committed.
 func (w *writer) changed(typ string) {
 	if typ == "Consent" {
-		w.s.mu.Lock()
-		w.s.consentChanged = true
-		w.s.mu.Unlock()
+		w.s.trace.mu.Lock()
+		w.s.trace.consentChanged = true
+		w.s.trace.mu.Unlock()
 	}
 }
 
@@ -899,10 +935,10 @@ func (w *writer) changed(typ string) {
 // Consent binds the next request of this process (others read consents
 // again within ten seconds).
 func (s *Session) Committed() {
-	s.mu.Lock()
-	changed := s.consentChanged
-	s.consentChanged = false
-	s.mu.Unlock()
+	s.trace.mu.Lock()
+	changed := s.trace.consentChanged
+	s.trace.consentChanged = false
+	s.trace.mu.Unlock()
 	if changed {
 		s.pol.consents.invalidate()
 	}
@@ -992,10 +1028,10 @@ func sourceFacility(res fhir.Resource) string {
 // TouchPatients records patients whose data the request read by other means
 // than the store (the audit trail).
 func (s *Session) TouchPatients(patients []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.trace.mu.Lock()
+	defer s.trace.mu.Unlock()
 	for _, p := range patients {
-		s.patients[p] = true
+		s.trace.patients[p] = true
 	}
 }
 
@@ -1032,6 +1068,15 @@ func (s *Session) AuditScope() (*AuditScope, error) {
 
 // headerPurposeName names the purpose header in messages.
 const headerPurposeName = "X-Purpose-Of-Use"
+
+// Only is nil for a scope that sees whole entries, else the patients whose
+// part of an entry it may see (audit.EventFor).
+func (a *AuditScope) Only() []string {
+	if a.all {
+		return nil
+	}
+	return a.patients
+}
 
 // Allows reports whether the scope covers an entry.
 func (a *AuditScope) Allows(e *store.AuditEntry) bool {

@@ -222,11 +222,18 @@ func (s *Server) bundle(ctx context.Context, req *request, info *requestInfo) (*
 	}
 }
 
-// batch runs each entry on its own, under the request's session (nil: none).
+// batch runs each entry on its own, under the request's session (nil: none),
+// focused on the patient the entry is about, as a request of its own would be.
 func (s *Server) batch(ctx context.Context, entries []*entry, sess *auth.Session) *response {
 	for _, e := range entries {
 		if e.err != nil {
 			continue
+		}
+		sess := sess
+		if patient := focusPatient(e.rt, e.req); sess != nil && patient != "" {
+			if sess, e.err = sess.Focus(ctx, s.store, patient); e.err != nil {
+				continue
+			}
 		}
 		if isWrite(e.rt.interaction) {
 			e.err = s.store.Tx(ctx, func(tx store.Tx) error {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,6 +168,14 @@ func (s *Server) record(ctx context.Context, r *http.Request, rid string, rt rou
 	return nil
 }
 
+// visiblePatients are the patients of an audit entry its reader sees.
+func visiblePatients(patients, only []string) []string {
+	if only == nil {
+		return patients
+	}
+	return slices.DeleteFunc(slices.Clone(patients), func(p string) bool { return !slices.Contains(only, p) })
+}
+
 // smartConfiguration answers [base]/.well-known/smart-configuration.
 func (s *Server) smartConfiguration() (*response, error) {
 	if s.cfg.Security == nil || s.cfg.Security.SMART == nil {
@@ -212,11 +221,11 @@ func (s *Server) auditEvents(ctx context.Context, req *request, rt route, sess *
 		if found == nil || !scope.Allows(found) {
 			return nil, fhir.Errorf(fhir.NotFound, "AuditEvent/%s not found", rt.id)
 		}
-		ev, err := audit.Event(found)
+		ev, err := audit.EventFor(found, scope.Only())
 		if err != nil {
 			return nil, err
 		}
-		sess.TouchPatients(found.Patients)
+		sess.TouchPatients(visiblePatients(found.Patients, scope.Only()))
 		return &response{status: http.StatusOK, resource: ev}, nil
 	}
 	q := store.AuditQuery{Descending: true, Limit: 50}
@@ -273,11 +282,11 @@ func (s *Server) auditEvents(ctx context.Context, req *request, rt route, sess *
 	var last int64
 	n := 0
 	err = s.store.ScanAudit(ctx, q, func(e *store.AuditEntry) error {
-		ev, err := audit.Event(e)
+		ev, err := audit.EventFor(e, scope.Only())
 		if err != nil {
 			return err
 		}
-		sess.TouchPatients(e.Patients)
+		sess.TouchPatients(visiblePatients(e.Patients, scope.Only()))
 		entries = append(entries, map[string]any{"fullUrl": req.base + "/AuditEvent/" + ev.ID(), "resource": ev,
 			"search": map[string]any{"mode": "match"}})
 		last = e.Seq

@@ -313,6 +313,11 @@ var matrix = []matrixCase{
 		matches: ids("Observation/o1", "Observation/o3", "Observation/o5"), audited: true},
 	{name: "treatment everything", who: "docA", method: "GET", path: "/Patient/p1/$everything?_type=Observation,Encounter", header: treat, status: 200,
 		matches: ids("Encounter/e1", "Encounter/e3", "Observation/o1", "Observation/o3", "Observation/o5"), anyIncl: true, audited: true},
+	{name: "treatment in a batch", who: "docA", method: "POST", path: "", header: treat,
+		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation?patient=p1"}},
+		{"request":{"method":"GET","url":"Observation?patient=p2"}}]}`,
+		status: 200, contains: []string{`"id":"o3"`, `"id":"o4"`}, lacks: []string{`"id":"o2"`}, audited: true,
+		patients: []string{"Patient/p1", "Patient/p2"}},
 	{name: "treatment of a patient not in care", who: "docA", method: "GET", path: "/Observation?patient=p2", header: treat, status: 200,
 		matches: ids("Observation/o4"), audited: true},
 	{name: "B treats p1, seen there", who: "docB", method: "GET", path: "/Observation?patient=p1", header: treat, status: 200,
@@ -322,7 +327,9 @@ var matrix = []matrixCase{
 	{name: "break the glass", who: "docA", method: "GET", path: "/Patient/p2/$everything", header: glass, status: 200,
 		anyMatches: true, anyIncl: true, audited: true, patients: []string{"Patient/p2"}},
 	{name: "the resident sees the glass broken", who: "res2", method: "GET", path: "/AuditEvent?_count=3", status: 200,
-		anyMatches: true, contains: []string{`"code":"ETREAT"`, "昏迷急诊", `"value":"docA"`}, audited: true, patients: []string{"Patient/p2"}},
+		anyMatches: true, contains: []string{`"code":"ETREAT"`, "昏迷急诊", `"value":"docA"`},
+		lacks:   []string{"Patient/p1", "Observation/", "patient=p1"}, // who else was in a batch is not theirs to know
+		audited: true, patients: []string{"Patient/p2"}},
 	{name: "unknown purpose", who: "docA", method: "GET", path: "/Observation", header: map[string]string{"X-Purpose-Of-Use": "FUN"}, status: 400},
 	{name: "clinician cannot claim a regulator's purpose", who: "docA", method: "GET", path: "/Observation", header: pubh, status: 403},
 
