@@ -35,14 +35,15 @@ Usage:
   hip users   add|list|disable|enable|passwd [flags]           manage the built-in provider's users
   hip clients add|list|disable|enable [flags]                  manage OAuth clients (facility systems, apps)
   hip token   --user NAME|--client ID [--scope …]              issue an access token for scripts
-  hip keys    rotate|jwks                                      rotate the token signing key, print the JWKS
+  hip keys    rotate|jwks|new-kek                              rotate the signing key, print the JWKS, make a key-encryption key
   hip audit   [--patient P] [--agent A] | verify               list the audit trail, or verify its hash chain
   hip version                                                  print the version
 
 Environment: HIP_ADDR, HIP_DATABASE_URL (or HIP_DATABASE_URL_FILE), HIP_BASE_URL,
 HIP_MAX_BODY_BYTES, HIP_LOG_LEVEL (debug|info|warn|error), HIP_AUTH (builtin|oidc|none),
 HIP_ISSUER, HIP_AUDIENCE, HIP_TOKEN_TTL, HIP_KEY_ROTATION, HIP_OIDC_ISSUER, HIP_OIDC_AUDIENCE,
-HIP_TLS_CERT, HIP_TLS_KEY, HIP_CORS_ORIGINS, HIP_TRUSTED_PROXIES, HIP_RATE_LIMIT, HIP_IP_RATE_LIMIT.
+HIP_KEY_ENCRYPTION_KEY_FILE, HIP_TLS_CERT, HIP_TLS_KEY, HIP_CORS_ORIGINS, HIP_TRUSTED_PROXIES,
+HIP_RATE_LIMIT, HIP_IP_RATE_LIMIT.
 Run 'hip COMMAND --help' for a command's flags.
 `
 

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -34,6 +36,7 @@ type SecurityConfig struct {
 	OIDCIssuer   string
 	OIDCAudience string
 	OIDCClaims   auth.ClaimNames
+	KEKFile      string
 	Proxies      string
 	TLSCert      string
 	TLSKey       string
@@ -59,6 +62,8 @@ func (c *SecurityConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OIDCClaims.Scope, "oidc-scope-claim", env("OIDC_SCOPE_CLAIM"), "claim holding the scopes (default scope)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT"), "serve HTTPS with this certificate (PEM, chain first) (HIP_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY"), "and this private key (PEM) (HIP_TLS_KEY)")
+	fs.StringVar(&c.KEKFile, "key-encryption-key-file", env("KEY_ENCRYPTION_KEY_FILE"),
+		"a file holding a 32-byte key (64 hex digits, e.g. from hip keys new-kek) that seals the token signing keys in the database (HIP_KEY_ENCRYPTION_KEY_FILE)")
 	fs.StringVar(&c.Proxies, "trusted-proxies", env("TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (HIP_TRUSTED_PROXIES)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", env("CORS_ORIGINS"), "comma-separated browser origins allowed to call the API, * for any (HIP_CORS_ORIGINS)")
 	// Defaults: a facility's integration engine reading back what it sent
@@ -139,7 +144,7 @@ func newSecurity(ctx context.Context, c *SecurityConfig, cfg *Config, p *platfor
 		if err != nil {
 			return nil, err
 		}
-		keys, err := auth.NewKeyRing(ctx, p.Store, c.KeyRotation)
+		keys, err := c.openKeyRing(ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +169,7 @@ func openBuiltin(ctx context.Context, c *SecurityConfig, cfg *Config, p *platfor
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := auth.NewKeyRing(ctx, p.Store, c.KeyRotation)
+	keys, err := c.openKeyRing(ctx, p)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -463,8 +468,15 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func keysCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "new-kek" {
+		kek := make([]byte, 32)
+		rand.Read(kek)
+		fmt.Fprintln(stdout, hex.EncodeToString(kek))
+		fmt.Fprintln(stderr, "keep it in a file outside the database (mode 0400) and pass it with --key-encryption-key-file")
+		return nil
+	}
 	if len(args) == 0 || args[0] != "rotate" && args[0] != "jwks" {
-		return errors.New("usage: hip keys rotate|jwks [flags]")
+		return errors.New("usage: hip keys rotate|jwks|new-kek [flags]")
 	}
 	var cfg Config
 	var sc SecurityConfig
@@ -476,7 +488,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer p.Close()
-	keys, err := auth.NewKeyRing(ctx, p.Store, sc.KeyRotation)
+	keys, err := sc.openKeyRing(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -619,4 +631,29 @@ func (c *SecurityConfig) trustedProxies() ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// keyRingOptions reads the key-encryption key, when one is configured.
+func (c *SecurityConfig) keyRingOptions() ([]auth.KeyRingOption, error) {
+	if c.KEKFile == "" {
+		return nil, nil
+	}
+	text, err := os.ReadFile(c.KEKFile)
+	if err != nil {
+		return nil, fmt.Errorf("--key-encryption-key-file: %w", err)
+	}
+	kek, err := hex.DecodeString(strings.TrimSpace(string(text)))
+	if err != nil || len(kek) != 32 {
+		return nil, fmt.Errorf("--key-encryption-key-file %s: want 64 hex digits (32 bytes)", c.KEKFile)
+	}
+	return []auth.KeyRingOption{auth.WithKeyEncryption(kek)}, nil
+}
+
+// openKeyRing opens the signing key ring as the configuration says.
+func (c *SecurityConfig) openKeyRing(ctx context.Context, p *platform) (*auth.KeyRing, error) {
+	opts, err := c.keyRingOptions()
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewKeyRing(ctx, p.Store, c.KeyRotation, opts...)
 }

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,15 +25,63 @@ import (
 // ECDSA P-256, short keys and signatures, in every JOSE library.
 const signingAlg = jose.ES256
 
-// signingKey is one key of the ring as stored. The private key is kept in
-// the database (PKCS #8 DER), which therefore needs the protection of the
-// health records it guards; it is never logged or written elsewhere.
+// signingKey is one key of the ring as stored in the database: the
+// private key (PKCS #8 DER) sealed with AES-256-GCM under a key-encryption
+// key kept outside the database when one is configured, else in the clear
+// (the database then needs the protection of the records it guards). It is
+// never logged or written elsewhere.
 type signingKey struct {
 	ID      string    `json:"kid"`
 	Created time.Time `json:"created"`
-	Private []byte    `json:"pkcs8"`
+	Private []byte    `json:"pkcs8,omitempty"`
+	Sealed  []byte    `json:"sealed,omitempty"` // nonce ‖ AES-GCM(PKCS #8), the kid as additional data
 
 	key *ecdsa.PrivateKey
+}
+
+// KeyRingOption configures a key ring.
+type KeyRingOption func(*KeyRing) error
+
+// WithKeyEncryption seals the private keys the ring stores with kek (32
+// bytes, AES-256-GCM) and opens sealed ones with it.
+func WithKeyEncryption(kek []byte) KeyRingOption {
+	return func(r *KeyRing) error {
+		if len(kek) != 32 {
+			return fmt.Errorf("auth: a key-encryption key has 32 bytes, not %d", len(kek))
+		}
+		block, err := aes.NewCipher(kek)
+		if err != nil {
+			return err
+		}
+		r.aead, err = cipher.NewGCM(block)
+		return err
+	}
+}
+
+// seal encrypts a private key for storage, bound to its kid.
+func (r *KeyRing) seal(kid string, der []byte) []byte {
+	nonce := make([]byte, r.aead.NonceSize())
+	rand.Read(nonce)
+	return r.aead.Seal(nonce, nonce, der, []byte(kid))
+}
+
+// open returns the private key of a stored key.
+func (r *KeyRing) open(k *signingKey) ([]byte, error) {
+	if k.Sealed == nil {
+		return k.Private, nil
+	}
+	if r.aead == nil {
+		return nil, fmt.Errorf("auth: signing key %s is sealed: configure the key-encryption key", k.ID)
+	}
+	n := r.aead.NonceSize()
+	if len(k.Sealed) < n {
+		return nil, fmt.Errorf("auth: signing key %s: sealed key too short", k.ID)
+	}
+	der, err := r.aead.Open(nil, k.Sealed[:n], k.Sealed[n:], []byte(k.ID))
+	if err != nil {
+		return nil, fmt.Errorf("auth: signing key %s does not open with the configured key-encryption key", k.ID)
+	}
+	return der, nil
 }
 
 // KeyRing holds the token signing keys: the newest signs, and keys stay
@@ -43,6 +93,7 @@ type KeyRing struct {
 	accounts store.Accounts
 	rotation time.Duration
 	now      func() time.Time
+	aead     cipher.AEAD // seals stored private keys; nil: stored in the clear
 
 	mu         sync.Mutex
 	keys       []*signingKey // oldest first
@@ -56,11 +107,16 @@ const reloadEvery = time.Minute
 
 // NewKeyRing opens the ring, creating its first key or a new one when the
 // newest is older than rotation (default 30 days).
-func NewKeyRing(ctx context.Context, accounts store.Accounts, rotation time.Duration) (*KeyRing, error) {
+func NewKeyRing(ctx context.Context, accounts store.Accounts, rotation time.Duration, opts ...KeyRingOption) (*KeyRing, error) {
 	if rotation <= 0 {
 		rotation = 30 * 24 * time.Hour
 	}
 	r := &KeyRing{accounts: accounts, rotation: rotation, now: time.Now}
+	for _, opt := range opts {
+		if err := opt(r); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -81,7 +137,11 @@ func (r *KeyRing) reload(ctx context.Context) error {
 		if err := json.Unmarshal(rec.Body, &k); err != nil {
 			return fmt.Errorf("auth: signing key %s: %w", rec.Name, err)
 		}
-		priv, err := x509.ParsePKCS8PrivateKey(k.Private)
+		der, err := r.open(&k)
+		if err != nil {
+			return err
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(der)
 		if err != nil {
 			return fmt.Errorf("auth: signing key %s: %w", rec.Name, err)
 		}
@@ -112,6 +172,9 @@ func (r *KeyRing) Rotate(ctx context.Context) (kid string, err error) {
 	id := make([]byte, 8)
 	rand.Read(id)
 	k := signingKey{ID: hex.EncodeToString(id), Created: r.now().UTC(), Private: der}
+	if r.aead != nil {
+		k.Private, k.Sealed = nil, r.seal(k.ID, der)
+	}
 	body, err := json.Marshal(k)
 	if err != nil {
 		return "", err

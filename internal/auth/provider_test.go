@@ -496,3 +496,37 @@ func FuzzEndpoints(f *testing.F) {
 		}
 	})
 }
+
+func TestSealedKeys(t *testing.T) {
+	s := openAccounts(t)
+	ctx := t.Context()
+	kek := make([]byte, 32)
+	for i := range kek {
+		kek[i] = byte(i)
+	}
+	ring, err := NewKeyRing(ctx, s, 0, WithKeyEncryption(kek))
+	must(t, err)
+	recs, err := s.Accounts(ctx, kindKey)
+	must(t, err)
+	if len(recs) != 1 || strings.Contains(string(recs[0].Body), "pkcs8") || !strings.Contains(string(recs[0].Body), "sealed") {
+		t.Fatalf("stored key %s, want it sealed", recs[0].Body)
+	}
+	token, err := ring.Sign(map[string]any{"sub": "x"}, "JWT")
+	must(t, err)
+	// Another process with the same key-encryption key opens the ring.
+	again, err := NewKeyRing(ctx, s, 0, WithKeyEncryption(kek))
+	must(t, err)
+	if _, err := again.VerifySignature(ctx, token); err != nil {
+		t.Errorf("a token does not verify with the reopened ring: %v", err)
+	}
+	if _, err := NewKeyRing(ctx, s, 0); err == nil || !strings.Contains(err.Error(), "sealed") {
+		t.Errorf("opened without the key-encryption key: %v", err)
+	}
+	wrong := make([]byte, 32)
+	if _, err := NewKeyRing(ctx, s, 0, WithKeyEncryption(wrong)); err == nil {
+		t.Errorf("opened with another key-encryption key")
+	}
+	if _, err := NewKeyRing(ctx, s, 0, WithKeyEncryption(kek[:16])); err == nil {
+		t.Errorf("a 16-byte key-encryption key was taken")
+	}
+}

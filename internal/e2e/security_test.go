@@ -72,7 +72,12 @@ func TestSecurityOperations(t *testing.T) {
 			t.Fatalf("users list: %v\n%s", err, msg)
 		}
 		cert, key := selfSigned(t, dir)
-		s := startHip(t, db, "serve", "--db", db, "--tls-cert", cert, "--tls-key", key)
+		kek, err := runHip(t, "keys", "new-kek")
+		kekFile := filepath.Join(dir, "kek")
+		if err != nil || os.WriteFile(kekFile, []byte(strings.Split(kek, "\n")[0]), 0o400) != nil {
+			t.Fatalf("hip keys new-kek: %v\n%s", err, kek)
+		}
+		s := startHip(t, db, "serve", "--db", db, "--tls-cert", cert, "--tls-key", key, "--key-encryption-key-file", kekFile)
 		addr := strings.TrimPrefix(s.URL, "https://")
 		if resp, _ := s.get(t, "/fhir/Patient"); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Strict-Transport-Security") == "" {
 			t.Fatalf("without a token over TLS: %d %v", resp.StatusCode, resp.Header)
@@ -98,7 +103,12 @@ func TestSecurityOperations(t *testing.T) {
 		}
 		// The administrator's token, from hip token (same issuer and audience
 		// as the server: the same address and TLS settings).
-		admin, err := runHip(t, "token", "--db", db, "--user", "admin", "--addr", addr, "--tls-cert", cert, "--tls-key", key)
+		if msg, err := runHip(t, "token", "--db", db, "--user", "admin", "--addr", addr, "--tls-cert", cert, "--tls-key", key); err == nil ||
+			!strings.Contains(msg, "sealed") {
+			t.Fatalf("hip token without the key-encryption key: %v\n%s", err, msg)
+		}
+		admin, err := runHip(t, "token", "--db", db, "--user", "admin", "--addr", addr, "--tls-cert", cert, "--tls-key", key,
+			"--key-encryption-key-file", kekFile)
 		if err != nil {
 			t.Fatalf("hip token: %v\n%s", err, admin)
 		}
