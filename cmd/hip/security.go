@@ -226,7 +226,7 @@ func usersCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var cfg Config
 	var sc SecurityConfig
 	var u auth.User
-	var role, passwordFile string
+	var role, passwordFile, hashFile string
 	var patients stringList
 	sub := args[0]
 	names, err := parseFlagsArgs("users "+sub, args[1:], stderr, func(fs *flag.FlagSet) {
@@ -241,6 +241,7 @@ func usersCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		if sub == "add" || sub == "passwd" {
 			fs.StringVar(&passwordFile, "password-file", "", "read the password from this file (- for standard input); default: generate one and print it once")
+			fs.StringVar(&hashFile, "password-hash-file", "", "read an argon2id or bcrypt hash from this file instead, as exported by another system")
 		}
 	})
 	if err != nil {
@@ -252,12 +253,34 @@ func usersCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	defer p.Close()
 	dir := auth.NewDirectory(p.Store)
-	password := func() (string, bool, error) {
-		if passwordFile == "" {
-			return "Hip-" + auth.NewSecret()[:20], true, nil
+	// passwordHash is the hash to store: imported, or of a password read or
+	// generated (returned to be shown once).
+	passwordHash := func() (hash, generated string, err error) {
+		if hashFile != "" {
+			if passwordFile != "" {
+				return "", "", errors.New("--password-file and --password-hash-file exclude each other")
+			}
+			h, err := readSecret(hashFile, stdin)
+			if err != nil {
+				return "", "", err
+			}
+			return h, "", auth.CheckHash(h)
 		}
-		pw, err := readSecret(passwordFile, stdin)
-		return pw, false, err
+		pw := "Hip-" + auth.NewSecret()[:20]
+		generated = pw
+		if passwordFile != "" {
+			if pw, err = readSecret(passwordFile, stdin); err != nil {
+				return "", "", err
+			}
+			generated = ""
+		}
+		hash, err = auth.HashPassword(pw)
+		return hash, generated, err
+	}
+	showGenerated := func(pw string) {
+		if pw != "" {
+			fmt.Fprintf(stdout, "password (shown once): %s\n", pw)
+		}
 	}
 	switch sub {
 	case "add":
@@ -265,20 +288,15 @@ func usersCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		u.Patients = patients
-		pw, generated, err := password()
-		if err != nil {
-			return err
-		}
-		if u.PasswordHash, err = auth.HashPassword(pw); err != nil {
+		var generated string
+		if u.PasswordHash, generated, err = passwordHash(); err != nil {
 			return err
 		}
 		if err := dir.AddUser(ctx, u); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "added user %s (%s)\n", u.Name, u.Role)
-		if generated {
-			fmt.Fprintf(stdout, "password (shown once): %s\n", pw)
-		}
+		showGenerated(generated)
 		return nil
 	case "list":
 		users, err := dir.Users(ctx)
@@ -303,17 +321,11 @@ func usersCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		generated := ""
 		switch sub {
 		case "passwd":
-			pw, generated, err := password()
-			if err != nil {
+			if u.PasswordHash, generated, err = passwordHash(); err != nil {
 				return err
-			}
-			if u.PasswordHash, err = auth.HashPassword(pw); err != nil {
-				return err
-			}
-			if generated {
-				fmt.Fprintf(stdout, "password (shown once): %s\n", pw)
 			}
 		default:
 			u.Disabled = sub == "disable"
@@ -321,6 +333,7 @@ func usersCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err := dir.UpdateUser(ctx, *u); err != nil {
 			return err
 		}
+		showGenerated(generated)
 		fmt.Fprintf(stdout, "user %s: %s\n", u.Name, map[string]string{"disable": "disabled", "enable": "enabled", "passwd": "password changed"}[sub])
 		return nil
 	}

@@ -92,6 +92,24 @@ func VerifyPassword(hash, password string) bool {
 	return false
 }
 
+// CheckHash accepts a password hash imported from another system: argon2id
+// (PHC string) or bcrypt ($2a$, $2b$, $2y$), as VerifyPassword reads them.
+func CheckHash(hash string) error {
+	switch {
+	case strings.HasPrefix(hash, "$argon2id$"):
+		if _, _, _, err := argon2id.DecodeHash(hash); err != nil {
+			return fmt.Errorf("auth: argon2id hash: %w", err)
+		}
+		return nil
+	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			return fmt.Errorf("auth: bcrypt hash: %w", err)
+		}
+		return nil
+	}
+	return errors.New("auth: not an argon2id or bcrypt hash")
+}
+
 // dummyHash is verified against when a login names no known user, so that
 // an unknown name takes as long as a wrong password (no user oracle).
 var dummyHash = sync.OnceValue(func() string {

@@ -438,6 +438,14 @@ func TestPasswords(t *testing.T) {
 	if VerifyPassword("plaintext", "plaintext") || VerifyPassword("", "") {
 		t.Errorf("a non-hash verified")
 	}
+	for _, tc := range []struct {
+		hash string
+		ok   bool
+	}{{h, true}, {string(b), true}, {"$2b$04$short", false}, {"$argon2id$v=19$m=bad", false}, {"plaintext", false}, {"", false}} {
+		if err := CheckHash(tc.hash); (err == nil) != tc.ok {
+			t.Errorf("CheckHash(%q) = %v", tc.hash, err)
+		}
+	}
 }
 
 func FuzzAuthenticate(f *testing.F) {

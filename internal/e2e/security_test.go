@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // selfSigned writes a certificate and key for 127.0.0.1 into dir.
@@ -71,6 +73,22 @@ func TestSecurityOperations(t *testing.T) {
 		if msg, err := runHip(t, "users", "list", "--db", db); err != nil || !strings.Contains(msg, "admin") || strings.Contains(msg, "argon2") {
 			t.Fatalf("users list: %v\n%s", err, msg)
 		}
+		// A user moved from another system keeps their bcrypt hash, and logs in.
+		legacy, err := bcrypt.GenerateFromPassword([]byte("Legacy-password-9"), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashFile := filepath.Join(dir, "hash")
+		if err := os.WriteFile(hashFile, legacy, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := runHip(t, "users", "add", "--db", db, "--name", "doctor", "--role", "clinician", "--facility", "org1",
+			"--password-hash-file", hashFile); err != nil {
+			t.Fatalf("users add --password-hash-file: %v\n%s", err, msg)
+		}
+		if msg, err := runHip(t, "clients", "add", "--db", db, "--id", "app", "--public", "--redirect-uri", "https://app.example.cn/cb"); err != nil {
+			t.Fatalf("clients add --public: %v\n%s", err, msg)
+		}
 		cert, key := selfSigned(t, dir)
 		kek, err := runHip(t, "keys", "new-kek")
 		kekFile := filepath.Join(dir, "kek")
@@ -82,8 +100,21 @@ func TestSecurityOperations(t *testing.T) {
 		if resp, _ := s.get(t, "/fhir/Patient"); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Strict-Transport-Security") == "" {
 			t.Fatalf("without a token over TLS: %d %v", resp.StatusCode, resp.Header)
 		}
+		login := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"https://app.example.cn/cb"},
+			"code_challenge": {strings.Repeat("A", 43)}, "code_challenge_method": {"S256"}, "username": {"doctor"},
+			"password": {"Legacy-password-9"}}
+		noFollow := *s.client
+		noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := noFollow.PostForm(s.URL+"/auth/authorize", login)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "code=") {
+			t.Fatalf("login with the imported bcrypt password: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
 		// The facility system's token, from the token endpoint.
-		resp, err := s.client.PostForm(s.URL+"/auth/token", url.Values{"grant_type": {"client_credentials"},
+		resp, err = s.client.PostForm(s.URL+"/auth/token", url.Values{"grant_type": {"client_credentials"},
 			"client_id": {"his-1"}, "client_secret": {secret[1]}})
 		if err != nil {
 			t.Fatal(err)
