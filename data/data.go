@@ -10,3 +10,10 @@ import _ "embed"
 //
 //go:embed fhir-r4.json.gz
 var FHIRR4 string
+
+// OpenCCTraditionalToSimplified is OpenCC's TSCharacters table: one
+// traditional character per line, a tab, then its simplified forms separated
+// by spaces (the first is the usual one); lines starting with # are comments.
+//
+//go:embed opencc/TSCharacters.txt
+var OpenCCTraditionalToSimplified string

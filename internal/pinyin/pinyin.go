@@ -49,6 +49,18 @@ func Full(text string) []string {
 	return syllables(SplitSurname(text))
 }
 
+// Given returns the syllables of a given name alone, every character read
+// as in a given name (单 dan, not the surname reading shan).
+func Given(text string) []string {
+	return appendSyllables(nil, text, false)
+}
+
+// IsSurname reports whether a word written in letters (zhang, ouyang) reads
+// as a common Chinese surname.
+func IsSurname(word string) bool {
+	return surnameReadings[Normalize(word)]
+}
+
 // SplitSurname splits a full Chinese name into surname and given name: a
 // two-character surname from the compound table if the text starts with
 // one, otherwise the first character. Text that does not start with a

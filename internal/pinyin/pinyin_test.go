@@ -76,6 +76,11 @@ func TestNamesAndFull(t *testing.T) {
 			t.Errorf("Name(%q, %q) = %q, want %q", tt.family, tt.given, got, tt.want)
 		}
 	}
+	for given, want := range map[string]string{"单": "dan", "曾国藩": "ceng guo fan", "长江": "chang jiang", "Ｊｏｈｎ": "john"} {
+		if got := strings.Join(Given(given), " "); got != want {
+			t.Errorf("Given(%q) = %q, want %q", given, got, want)
+		}
+	}
 }
 
 func TestSplitSurname(t *testing.T) {

@@ -1,5 +1,7 @@
 package pinyin
 
+import "strings"
+
 // The tables below are read-only after package initialisation. Readings are
 // tone-less, lower-case, with ü written v.
 
@@ -147,3 +149,23 @@ var toneFolds = map[rune]byte{
 	'ń': 'n', 'ň': 'n', 'ǹ': 'n',
 	'ḿ': 'm',
 }
+
+// surnameReadings are the readings of the 120 most common surnames of the
+// 2020 census ranking and of the compound surnames above, written as one
+// word: enough to tell which word of a name written in letters (San Zhang,
+// Zhang San) is the surname.
+var surnameReadings = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range strings.Fields(`wang li zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he lin
+		gao luo zheng liang xie song tang han feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye
+		cheng wei su lv ding ren lu yao shen zhong jiang cui tan lu fan wang liao shi jin wei jia xia fu fang zou
+		xiong bai meng qin qiu hou jiang yin xue yan duan lei long li shi tao he mao hao gu gong shao wan qian yan
+		tan wu dai mo kong xiang chang tang kang yi qiao lai wen niu hong ou shan xian ji guan ke zhan mou ni qi
+		ning bao an ju yue geng lan zhai`) {
+		m[s] = true
+	}
+	for _, r := range compoundSurnames {
+		m[r[0]+r[1]] = true
+	}
+	return m
+}()

@@ -1,0 +1,199 @@
+package empi
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Decision is what the index does with a scored pair.
+type Decision string
+
+const (
+	DecideLink   Decision = "link"   // one person
+	DecideReview Decision = "review" // uncertain: a person decides
+)
+
+// Pair is a linked or uncertain pair of records.
+type Pair struct {
+	A, B        string // record ids, A < B in input order
+	Probability float64
+	Weight      float64 // bits of evidence, prior included
+	Decision    Decision
+	Evidence    []Evidence
+}
+
+// Result is the outcome of a batch linkage.
+type Result struct {
+	Pairs []Pair // by A, then B, in input order
+	Model *Model
+	Stats Stats
+}
+
+// Stats describes a batch linkage.
+type Stats struct {
+	Records       int
+	Candidates    int // pairs found by blocking
+	SkippedBlocks int // keys shared by more than max_block records
+	Links         int
+	Reviews       int
+}
+
+// Link links records in one batch: it trains the model on them, scores every
+// candidate pair and returns those at or above the review threshold. With
+// crossSource set, only pairs of records from different sources are made
+// (linking one list against another); otherwise all pairs (deduplication).
+func Link(records []Record, cfg Config, crossSource bool) (*Result, error) {
+	cc, err := cfg.compile()
+	if err != nil {
+		return nil, fmt.Errorf("empi: %w", err)
+	}
+	seen := make(map[string]struct{}, len(records))
+	for _, r := range records {
+		if r.ID == "" {
+			return nil, fmt.Errorf("empi: a record without id")
+		}
+		if _, dup := seen[r.ID]; dup {
+			return nil, fmt.Errorf("empi: record id %q appears twice", r.ID)
+		}
+		seen[r.ID] = struct{}{}
+	}
+	recs, sources := prepareAll(records)
+	res := &Result{Stats: Stats{Records: len(records)}}
+	if len(recs) < 2 {
+		res.Model = newModel(cc.comps)
+		return res, nil
+	}
+
+	b := newBlocks(cc.rules, recs)
+	var cands []candidate
+	res.Stats.SkippedBlocks = b.pairs(sources, crossSource, cc.MaxBlock, func(i, j int32) {
+		cands = append(cands, candidate{a: i, b: j})
+	})
+	res.Stats.Candidates = len(cands)
+
+	m := newModel(cc.comps)
+	parallel(len(cands), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			c := &cands[k]
+			c.p = m.compare(&recs[c.a], &recs[c.b])
+		}
+	})
+	m.estimateU(recs, sources, crossSource, cc.SamplePairs, cc.Seed)
+	m.estimateM(b, cc.training, cands, cc.Iterations)
+	m.estimateLambda(cands, cc.Iterations)
+	m.countTermFrequencies(recs)
+	m.refresh()
+	res.Model = m
+
+	res.Pairs = m.decide(cc, recs, records, cands)
+	for _, p := range res.Pairs {
+		if p.Decision == DecideLink {
+			res.Stats.Links++
+		} else {
+			res.Stats.Reviews++
+		}
+	}
+	return res, nil
+}
+
+// decide scores the candidates and keeps those at or above the review
+// threshold. Two valid 身份证 numbers that differ never link on their own:
+// such a pair goes to review at most.
+func (m *Model) decide(cc *compiled, recs []prepared, records []Record, cands []candidate) []Pair {
+	idComp := slices.IndexFunc(m.comps, func(c *comparison) bool { return c.name == "id_number" })
+	var mu sync.Mutex
+	var out []Pair
+	parallel(len(cands), func(lo, hi int) {
+		var mine []Pair
+		for k := lo; k < hi; k++ {
+			c := &cands[k]
+			w := m.weight(c.p, &recs[c.a])
+			p := probability(w)
+			if p < cc.ReviewThreshold {
+				continue
+			}
+			d := DecideReview
+			if p >= cc.LinkThreshold && (idComp < 0 || c.p.level(idComp) != 3) {
+				d = DecideLink
+			}
+			mine = append(mine, Pair{A: records[c.a].ID, B: records[c.b].ID, Probability: p, Weight: w, Decision: d,
+				Evidence: m.explain(c.p, &recs[c.a], &recs[c.b])})
+		}
+		mu.Lock()
+		out = append(out, mine...)
+		mu.Unlock()
+	})
+	order := make(map[string]int, len(records))
+	for i, r := range records {
+		order[r.ID] = i
+	}
+	slices.SortFunc(out, func(x, y Pair) int {
+		if d := order[x.A] - order[y.A]; d != 0 {
+			return d
+		}
+		return order[x.B] - order[y.B]
+	})
+	return out
+}
+
+// prepareAll normalises records in parallel and numbers their sources.
+func prepareAll(records []Record) ([]prepared, []int32) {
+	recs := make([]prepared, len(records))
+	parallel(len(records), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			recs[i] = prepare(&records[i])
+		}
+	})
+	sources := make([]int32, len(records))
+	ids := map[string]int32{}
+	for i, r := range records {
+		s, ok := ids[r.Source]
+		if !ok {
+			s = int32(len(ids))
+			ids[r.Source] = s
+		}
+		sources[i] = s
+	}
+	return recs, sources
+}
+
+// parallel splits [0, n) into chunks run on every core.
+func parallel(n int, f func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 1024 || workers == 1 {
+		f(0, n)
+		return
+	}
+	chunk := (n + workers*8 - 1) / (workers * 8)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for lo := range next {
+				f(lo, min(lo+chunk, n))
+			}
+		})
+	}
+	for lo := 0; lo < n; lo += chunk {
+		next <- lo
+	}
+	close(next)
+	wg.Wait()
+}
+
+// String summarises a model for logs and the CLI: each comparison's weights.
+func (m *Model) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lambda %.3g\n", m.Lambda)
+	for i, c := range m.Comparisons {
+		fmt.Fprintf(&b, "%-12s", c.Name)
+		for l, lv := range c.Levels {
+			fmt.Fprintf(&b, "  %s %+.1f", lv.Label, m.weights[i][l])
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
