@@ -143,8 +143,9 @@ func dayNumber(s string) int {
 }
 
 // compareIDNumber: two valid 身份证 numbers that differ are a conflict,
-// strong evidence of two people (the check digit catches every single typo
-// and transposition, so a valid pair apart is rarely a typo).
+// strong evidence of two people, however few digits apart: the check digit
+// catches every single typo and transposition, so two valid numbers are two
+// numbers (siblings' differ in the birth date and the order code).
 func compareIDNumber(_ *comparison, a, b *prepared) int {
 	x, y := a.idNumber, b.idNumber
 	switch {
@@ -152,15 +153,14 @@ func compareIDNumber(_ *comparison, a, b *prepared) int {
 		return null
 	case x == y:
 		return 0
+	case a.idValid && b.idValid:
+		return 3
 	}
 	switch editDistance(x, y, 2) {
 	case 1:
 		return 1
 	case 2:
 		return 2
-	}
-	if a.idValid && b.idValid {
-		return 3
 	}
 	return 4
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 )
 
 // Config is the linkage configuration: thresholds, comparisons, blocking and
@@ -21,6 +22,12 @@ type Config struct {
 	Blocking []string `json:"blocking,omitempty"`
 	// Training rules: the blocking rules whose pairs train M by EM.
 	Training []string `json:"training,omitempty"`
+	// Contradictions are comparison levels, written comparison:level, that
+	// keep a pair from linking on its own however high its score: it goes to
+	// review instead, unless an identifier agrees (身份证 number exact or one
+	// typo apart, or the same health card). Two valid 身份证 numbers that
+	// differ (id_number:conflict) never link on their own.
+	Contradictions []string `json:"contradictions,omitempty"`
 	// MaxBlock skips keys shared by more records than this.
 	MaxBlock int `json:"max_block,omitempty"`
 	// SamplePairs random pairs estimate U.
@@ -51,6 +58,11 @@ const (
 
 var defaultTraining = []string{"birth_date", "name_birth_year", "id_number"}
 
+// defaultContradictions: household members share a family name, an address,
+// a phone and often a given name's character; their birth dates and sexes
+// tell them apart, and those agreements do not add up to one person.
+var defaultContradictions = []string{"birth_date:different", "sex:different"}
+
 // ReadConfig reads a configuration file.
 func ReadConfig(path string) (Config, error) {
 	var c Config
@@ -73,6 +85,8 @@ type compiled struct {
 	comps    []*comparison
 	rules    []blockingRule
 	training []int // indexes into rules
+	// contradiction[c][l] marks level l of comparison c.
+	contradiction [][]bool
 }
 
 func (c Config) compile() (*compiled, error) {
@@ -126,6 +140,26 @@ func (c Config) compile() (*compiled, error) {
 	}
 	if len(out.comps) > 15 {
 		return nil, fmt.Errorf("at most 15 comparisons")
+	}
+	out.contradiction = make([][]bool, len(out.comps))
+	for i, k := range out.comps {
+		out.contradiction[i] = make([]bool, len(k.levels))
+	}
+	contradictions := c.Contradictions
+	if contradictions == nil {
+		contradictions = defaultContradictions
+	}
+	for _, cl := range contradictions {
+		name, label, _ := strings.Cut(cl, ":")
+		i := slices.IndexFunc(out.comps, func(k *comparison) bool { return k.name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("contradiction %q: no comparison %q", cl, name)
+		}
+		l := slices.Index(out.comps[i].levels, label)
+		if l < 0 {
+			return nil, fmt.Errorf("contradiction %q: comparison %s has levels %s", cl, name, strings.Join(out.comps[i].levels, ", "))
+		}
+		out.contradiction[i][l] = true
 	}
 	names := c.Blocking
 	if len(names) == 0 {

@@ -100,10 +100,8 @@ func Link(records []Record, cfg Config, crossSource bool) (*Result, error) {
 }
 
 // decide scores the candidates and keeps those at or above the review
-// threshold. Two valid 身份证 numbers that differ never link on their own:
-// such a pair goes to review at most.
+// threshold; a contradicted pair goes to review at most.
 func (m *Model) decide(cc *compiled, recs []prepared, records []Record, cands []candidate) []Pair {
-	idComp := slices.IndexFunc(m.comps, func(c *comparison) bool { return c.name == "id_number" })
 	var mu sync.Mutex
 	var out []Pair
 	parallel(len(cands), func(lo, hi int) {
@@ -116,7 +114,7 @@ func (m *Model) decide(cc *compiled, recs []prepared, records []Record, cands []
 				continue
 			}
 			d := DecideReview
-			if p >= cc.LinkThreshold && (idComp < 0 || c.p.level(idComp) != 3) {
+			if p >= cc.LinkThreshold && !cc.contradicted(c.p) {
 				d = DecideLink
 			}
 			mine = append(mine, Pair{A: records[c.a].ID, B: records[c.b].ID, Probability: p, Weight: w, Decision: d,
@@ -196,4 +194,25 @@ func (m *Model) String() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// contradicted reports a pattern that must not link on its own (see
+// Config.Contradictions).
+func (cc *compiled) contradicted(p pattern) bool {
+	identifier, contradiction := false, false
+	for i, c := range cc.comps {
+		l := p.level(i)
+		if l == null {
+			continue
+		}
+		switch {
+		case c.name == "id_number" && c.levels[l] == "conflict":
+			return true
+		case c.name == "id_number" && l <= 2, c.name == "health_card" && l == 0:
+			identifier = true
+		case cc.contradiction[i][l]:
+			contradiction = true
+		}
+	}
+	return contradiction && !identifier
 }

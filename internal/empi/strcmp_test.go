@@ -46,7 +46,7 @@ func TestEditDistance(t *testing.T) {
 		{"110105199001011234", "11010519900101123", 2, 1},
 		{"19900101", "19901001", 2, 1}, // 01 → 10
 		{"19900112", "19901201", 2, 3}, // day and month swapped: the date comparator sees it
-		{"abcdef", "ghijkl", 2, 3}, // beyond the limit
+		{"abcdef", "ghijkl", 2, 3},     // beyond the limit
 		{"abc", "abcdef", 2, 3},
 		{"", "", 1, 0},
 		{"kitten", "sitting", 5, 3},

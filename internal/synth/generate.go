@@ -25,21 +25,38 @@ const householdsPerChunk = 32
 // procurement), then household by household each resident's records and care.
 // It stops after the household that brings the count to cfg.Residents.
 func Generate(ctx context.Context, cfg Config, emit func(fhir.Resource) error) (*Manifest, error) {
+	return generate(ctx, cfg, false, emit)
+}
+
+// Registrations streams only the residents' Patient records and, with the
+// duplicates scenario, their registrations at other facilities, in the order
+// and with the ids Generate gives them; the manifest holds the duplicate
+// ground truth. It is the input of the master patient index's accuracy tests
+// and benchmarks, which need millions of records and no care.
+func Registrations(ctx context.Context, cfg Config, emit func(fhir.Resource) error) (*Manifest, error) {
+	cfg.Scenarios = Scenarios{Duplicates: cfg.Scenarios.Duplicates}
+	return generate(ctx, cfg, true, emit)
+}
+
+func generate(ctx context.Context, cfg Config, patientsOnly bool, emit func(fhir.Resource) error) (*Manifest, error) {
 	cfg = cfg.withDefaults()
 	rg := newRegion(cfg.Seed, cfg.Residents)
-	plan := newPlan(rg, cfg)
+	var plan *Plan
 	m := &Manifest{Seed: cfg.Seed, Requested: cfg.Residents, Start: cfg.Start.Format(time.DateOnly), Years: cfg.Years,
 		Scenarios: cfg.Scenarios, Counts: map[string]int{}}
 	out := func(res fhir.Resource) error {
 		m.Counts[res.Type()]++
 		return emit(res)
 	}
-	for _, res := range append(rg.resources(), plan.resources()...) {
-		if err := out(res); err != nil {
-			return nil, err
+	if !patientsOnly {
+		plan = newPlan(rg, cfg)
+		for _, res := range append(rg.resources(), plan.resources()...) {
+			if err := out(res); err != nil {
+				return nil, err
+			}
 		}
+		m.Truth = *plan.truth()
 	}
-	m.Truth = *plan.truth()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -171,6 +188,9 @@ func buildChunk(rg *Region, plan *Plan, cfg Config, first int, members [][]*Resi
 					hh.truth.Duplicates = append(hh.truth.Duplicates, *set)
 				}
 			}
+		}
+		if plan == nil {
+			continue // registrations only
 		}
 		care, truth := plan.care(residents, cfg.Seed, first+i)
 		hh.resources = append(hh.resources, care...)
