@@ -35,9 +35,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return benchSynth(args[1:], stdout, stderr)
 		case "search":
 			return benchSearch(args[1:], stdout, stderr)
+		case "empi":
+			return benchEMPI(args[1:], stdout, stderr)
 		}
 	}
-	return errors.New("usage: hip bench ingest|synth|search [flags]")
+	return errors.New("usage: hip bench ingest|synth|search|empi [flags]")
 }
 
 // profile starts a CPU profile into path (none when empty); stop ends it.

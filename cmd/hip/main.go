@@ -30,7 +30,8 @@ Usage:
   hip migrate [--db PATH|postgres://…]                        apply database migrations
   hip synth   --out DIR [--seed N] [--residents N] [--years N] generate a synthetic region as FHIR NDJSON
   hip import  [--db …] FILE|DIR…                               bulk-load NDJSON or Bundle files
-  hip bench   ingest|synth|search [flags]                      measure ingest, generation or search latency
+  hip bench   ingest|synth|search|empi [flags]                 measure ingest, generation, search latency or record linkage
+  hip empi    link --in FILE [--in FILE] --out FILE            link patient records of CSV files (master patient index)
   hip explain [--db …] 'Type?params'…                          show the SQL and the database's plan of searches
   hip users   add|list|disable|enable|passwd [flags]           manage the built-in provider's users
   hip clients add|list|disable|enable [flags]                  manage OAuth clients (facility systems, apps)
@@ -95,6 +96,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return keysCmd(rest, stdout, stderr)
 	case "audit":
 		return auditCmd(rest, stdout, stderr)
+	case "empi":
+		return empiCmd(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "hip", version())
 		return nil

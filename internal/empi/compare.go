@@ -215,15 +215,20 @@ func compareText(field func(*prepared) string) func(*comparison, *prepared, *pre
 }
 
 // compareDivision: GB/T 2260 codes in the same county (first six digits), or
-// area names that are nearly the same.
+// area names that are nearly the same. Agreement on a code says nothing more
+// when the addresses agree: a Chinese address names its division, and
+// counting both would count one fact twice.
 func compareDivision(c *comparison, a, b *prepared) int {
 	x, y := a.division, b.division
+	codes := len(x) >= 6 && len(y) >= 6 && isDigits(x) && isDigits(y)
 	switch {
 	case x == "" || y == "":
 		return null
+	case codes && x == y && a.address != "" && a.address == b.address:
+		return null
 	case x == y:
 		return 0
-	case len(x) >= 6 && len(y) >= 6 && isDigits(x) && isDigits(y):
+	case codes:
 		if x[:6] == y[:6] {
 			return 1
 		}

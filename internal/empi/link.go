@@ -208,7 +208,7 @@ func (cc *compiled) contradicted(p pattern) bool {
 		switch {
 		case c.name == "id_number" && c.levels[l] == "conflict":
 			return true
-		case c.name == "id_number" && l <= 2, c.name == "health_card" && l == 0:
+		case c.name == "id_number" && l <= 1, c.name == "health_card" && l == 0:
 			identifier = true
 		case cc.contradiction[i][l]:
 			contradiction = true

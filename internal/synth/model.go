@@ -248,3 +248,22 @@ func (rg *Region) CentreOf(township *Division) *Facility { return rg.centreOf[to
 
 // ClinicOf is the village clinic (or community health centre) serving a village.
 func (rg *Region) ClinicOf(village *Division) *Facility { return rg.clinicOf[village.Code] }
+
+// DuplicatePairs lists every pair of Patient ids that are one resident: the
+// resident's own record with each extra registration, and the extra ones
+// with each other. It is the ground truth of record linkage.
+func (t *Truth) DuplicatePairs() [][2]string {
+	var out [][2]string
+	for _, set := range t.Duplicates {
+		ids := []string{set.Person}
+		for _, r := range set.Records {
+			ids = append(ids, r.Patient)
+		}
+		for i := range ids {
+			for j := i + 1; j < len(ids); j++ {
+				out = append(out, [2]string{ids[i], ids[j]})
+			}
+		}
+	}
+	return out
+}
