@@ -123,15 +123,15 @@ func (m *Model) em(counts []patternCount, estimate []bool, iterations int) float
 			if !estimate[c] {
 				continue
 			}
-			// One pseudo-pair spread evenly over the levels keeps a level
-			// never seen among matches from becoming impossible.
+			// One pseudo-pair distributed as U keeps a level never seen
+			// among matches from becoming impossible, and gives a level
+			// seen in neither sample a weight against, never for.
 			s := 1.0
 			for _, v := range sums[c] {
 				s += v
 			}
-			k := float64(len(sums[c]))
 			for l := range sums[c] {
-				m.Comparisons[c].Levels[l].M = (sums[c][l] + 1/k) / s
+				m.Comparisons[c].Levels[l].M = (sums[c][l] + m.Comparisons[c].Levels[l].U) / s
 			}
 		}
 	}
