@@ -40,6 +40,7 @@ type Store interface {
 	Reader
 	Accounts
 	AuditLog
+	MPI
 	// Tx runs fn in one serialisable unit: all of its writes commit, or none do. fn
 	// must not retain tx. An error from fn rolls back and is returned as is. fn may
 	// run more than once when the backend retries a transaction that lost a race

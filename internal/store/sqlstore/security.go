@@ -149,11 +149,11 @@ func (s *Store) insertAudit(ctx context.Context, c Conn, batch []store.AuditEntr
 }
 
 // dedupe returns list without repeated values, keeping the first of each.
-func dedupe(list []string) []string {
+func dedupe[T comparable](list []T) []T {
 	if len(list) < 2 {
 		return list
 	}
-	seen := make(map[string]bool, len(list))
+	seen := make(map[T]bool, len(list))
 	out := list[:0:0]
 	for _, v := range list {
 		if !seen[v] {

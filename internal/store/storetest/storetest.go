@@ -54,6 +54,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditLog", testAuditLog},
 		{"Access", testAccess},
 		{"WriteCheck", testWriteCheck},
+		{"MPI", testMPI},
+		{"MPIRollback", testMPIRollback},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
