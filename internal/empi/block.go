@@ -78,6 +78,17 @@ var blockingKinds = []blockingRule{
 	}},
 }
 
+// ruleNumber is a rule's stable number in the persistent index: its place
+// in blockingKinds, from 1. New rules are added at the end.
+func ruleNumber(name string) int {
+	for i, r := range blockingKinds {
+		if r.name == name {
+			return i + 1
+		}
+	}
+	panic("empi: unknown blocking rule " + name)
+}
+
 // keyHash hashes a blocking key; 0 stands for no key.
 func keyHash(key string) uint64 {
 	if key == "" {

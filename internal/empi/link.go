@@ -67,13 +67,27 @@ func Link(records []Record, cfg Config, crossSource bool) (*Result, error) {
 		return res, nil
 	}
 
+	m, cands, skipped := train(cc, recs, sources, crossSource)
+	res.Model, res.Stats.Candidates, res.Stats.SkippedBlocks = m, len(cands), skipped
+	res.Pairs = m.decide(cc, recs, records, cands)
+	for _, p := range res.Pairs {
+		if p.Decision == DecideLink {
+			res.Stats.Links++
+		} else {
+			res.Stats.Reviews++
+		}
+	}
+	return res, nil
+}
+
+// train blocks the records, compares the candidate pairs and estimates the
+// model on them.
+func train(cc *compiled, recs []prepared, sources []int32, crossSource bool) (*Model, []candidate, int) {
 	b := newBlocks(cc.rules, recs)
 	var cands []candidate
-	res.Stats.SkippedBlocks = b.pairs(sources, crossSource, cc.MaxBlock, func(i, j int32) {
+	skipped := b.pairs(sources, crossSource, cc.MaxBlock, func(i, j int32) {
 		cands = append(cands, candidate{a: i, b: j})
 	})
-	res.Stats.Candidates = len(cands)
-
 	m := newModel(cc.comps)
 	parallel(len(cands), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
@@ -86,17 +100,7 @@ func Link(records []Record, cfg Config, crossSource bool) (*Result, error) {
 	m.estimateLambda(cands, cc.Iterations)
 	m.countTermFrequencies(recs)
 	m.refresh()
-	res.Model = m
-
-	res.Pairs = m.decide(cc, recs, records, cands)
-	for _, p := range res.Pairs {
-		if p.Decision == DecideLink {
-			res.Stats.Links++
-		} else {
-			res.Stats.Reviews++
-		}
-	}
-	return res, nil
+	return m, cands, skipped
 }
 
 // decide scores the candidates and keeps those at or above the review
@@ -110,12 +114,9 @@ func (m *Model) decide(cc *compiled, recs []prepared, records []Record, cands []
 			c := &cands[k]
 			w := m.weight(c.p, &recs[c.a])
 			p := probability(w)
-			if p < cc.ReviewThreshold {
+			d := cc.classify(p, c.p)
+			if d == "" {
 				continue
-			}
-			d := DecideReview
-			if p >= cc.LinkThreshold && !cc.contradicted(c.p) {
-				d = DecideLink
 			}
 			mine = append(mine, Pair{A: records[c.a].ID, B: records[c.b].ID, Probability: p, Weight: w, Decision: d,
 				Evidence: m.explain(c.p, &recs[c.a], &recs[c.b])})
@@ -194,6 +195,18 @@ func (m *Model) String() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// classify decides a scored pair: link, review, or "" below the review
+// threshold; a contradicted pair goes to review at most.
+func (cc *compiled) classify(p float64, pat pattern) Decision {
+	switch {
+	case p < cc.ReviewThreshold:
+		return ""
+	case p >= cc.LinkThreshold && !cc.contradicted(pat):
+		return DecideLink
+	}
+	return DecideReview
 }
 
 // contradicted reports a pattern that must not link on its own (see

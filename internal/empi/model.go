@@ -12,10 +12,12 @@ import (
 type Model struct {
 	Lambda      float64           `json:"lambda"`
 	Comparisons []ComparisonModel `json:"comparisons"`
+	// TermFrequency per comparison name: the share of records with each
+	// value, which replaces U at the exact level.
+	TermFrequency map[string]map[string]float64 `json:"term_frequency,omitempty"`
 
 	comps []*comparison
-	// termFrequency per comparison (nil where not used): the share of records
-	// with each value; it replaces U at the exact level.
+	// termFrequency is TermFrequency by comparison index (nil where not used).
 	termFrequency []map[string]float64
 	weights       [][]float64 // log2(M/U) per comparison and level
 	prior         float64     // log2(Lambda/(1-Lambda))
@@ -55,6 +57,28 @@ func newModel(comps []*comparison) *Model {
 	}
 	m.refresh()
 	return m
+}
+
+// bind attaches a model read from JSON to the configuration's comparisons;
+// a model of other comparisons or levels is refused (relink trains anew).
+func (m *Model) bind(comps []*comparison) error {
+	if len(m.Comparisons) != len(comps) {
+		return fmt.Errorf("empi: the model has %d comparisons, the configuration %d", len(m.Comparisons), len(comps))
+	}
+	for i, c := range comps {
+		if m.Comparisons[i].Name != c.name || len(m.Comparisons[i].Levels) != len(c.levels) {
+			return fmt.Errorf("empi: the model's comparison %d is %s, the configuration's %s", i, m.Comparisons[i].Name, c.name)
+		}
+	}
+	m.comps = comps
+	m.termFrequency = make([]map[string]float64, len(comps))
+	for i, c := range comps {
+		if c.termFrequency != nil {
+			m.termFrequency[i] = m.TermFrequency[c.name]
+		}
+	}
+	m.refresh()
+	return nil
 }
 
 // refresh recomputes the weights after the parameters changed.

@@ -228,6 +228,7 @@ func (m *Model) estimateLambda(cands []candidate, iterations int) {
 // countTermFrequencies records the share of records with each value of the
 // comparisons that adjust for term frequency.
 func (m *Model) countTermFrequencies(recs []prepared) {
+	m.TermFrequency = map[string]map[string]float64{}
 	for i, c := range m.comps {
 		if c.termFrequency == nil {
 			m.termFrequency[i] = nil
@@ -245,5 +246,6 @@ func (m *Model) countTermFrequencies(recs []prepared) {
 			counts[v] /= total
 		}
 		m.termFrequency[i] = counts
+		m.TermFrequency[c.name] = counts
 	}
 }

@@ -45,7 +45,8 @@ type MPIWriter interface {
 	DeleteMPIRecord(ctx context.Context, patient string) error
 	// PutMPIPair creates or replaces the pair (A, B); A < B.
 	PutMPIPair(ctx context.Context, p MPIPair) error
-	// DeleteMPIPairs removes the pairs under review that involve patient.
+	// DeleteMPIReviews removes the pairs under review that involve patient
+	// (all pairs under review when patient is ""); decisions stay.
 	DeleteMPIReviews(ctx context.Context, patient string) error
 	PutMPIState(ctx context.Context, name string, body []byte) error
 }

@@ -280,7 +280,13 @@ func nonNil(b []byte) []byte {
 }
 
 func (w mpiWriter) DeleteMPIReviews(ctx context.Context, patient string) error {
-	if err := w.exec(ctx, "DELETE FROM mpi_pair WHERE status = 'review' AND (a = ? OR b = ?)", patient, patient); err != nil {
+	var err error
+	if patient == "" {
+		err = w.exec(ctx, "DELETE FROM mpi_pair WHERE status = 'review'")
+	} else {
+		err = w.exec(ctx, "DELETE FROM mpi_pair WHERE status = 'review' AND (a = ? OR b = ?)", patient, patient)
+	}
+	if err != nil {
 		return fmt.Errorf("store: drop reviews of %s: %w", patient, err)
 	}
 	return nil
