@@ -213,7 +213,9 @@ func (ix *Index) moveOut(ctx context.Context, tx store.Tx, w store.MPIWriter, pe
 	if len(recs) == 0 {
 		return nil
 	}
-	slices.SortFunc(recs, func(a, b store.MPIRecord) int { return slices.Index(patients, a.Patient) - slices.Index(patients, b.Patient) })
+	slices.SortFunc(recs, func(a, b store.MPIRecord) int {
+		return slices.Index(patients, a.Patient) - slices.Index(patients, b.Patient)
+	})
 	created, err := ix.newPersonID(ctx, tx, w, recs[0].Patient)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func testMPI(t *testing.T, s store.Store) {
 	}{
 		{store.MPIRecord{Patient: "a", Person: "p1", Body: []byte(`{"id":"a"}`)}, []store.MPIKey{k(1, 10), k(2, 20), k(3, 30), k(3, 30)}},
 		{store.MPIRecord{Patient: "b", Person: "p1", Body: []byte(`{"id":"b"}`)}, []store.MPIKey{k(1, 10), k(3, 30)}},
-		{store.MPIRecord{Patient: "c", Person: "p2", Body: []byte(`{"id":"c"}`)}, []store.MPIKey{k(2, 20), k(3, 30), k(4, 1 << 63)}},
+		{store.MPIRecord{Patient: "c", Person: "p2", Body: []byte(`{"id":"c"}`)}, []store.MPIKey{k(2, 20), k(3, 30), k(4, 1<<63)}},
 	}
 	err := s.UpdateMPI(ctx, func(tx store.Tx, w store.MPIWriter) error {
 		for _, e := range entries {
@@ -68,7 +68,7 @@ func testMPI(t *testing.T, s store.Store) {
 		{"one key", []store.MPIKey{k(1, 10)}, 10, []string{"a@p1", "b@p1"}},
 		{"two keys, each entry once", []store.MPIKey{k(1, 10), k(2, 20)}, 10, []string{"a@p1", "b@p1", "c@p2"}},
 		{"large block left out", []store.MPIKey{k(3, 30), k(1, 10)}, 2, []string{"a@p1", "b@p1"}},
-		{"hash with the top bit", []store.MPIKey{k(4, 1 << 63)}, 10, []string{"c@p2"}},
+		{"hash with the top bit", []store.MPIKey{k(4, 1<<63)}, 10, []string{"c@p2"}},
 		{"same hash, other rule", []store.MPIKey{k(2, 10)}, 10, nil},
 		{"no keys", nil, 10, nil},
 	}
