@@ -249,7 +249,7 @@ func (s *Server) batch(ctx context.Context, entries []*entry, sess *auth.Session
 			e.resp, e.err = s.do(ctx, guardReader(sess, s.store), nil, e.req, e.rt)
 		}
 		if e.err == nil && e.resp != nil {
-			s.registerSearchParameters(e.resp.stored)
+			s.committed(ctx, e.resp.stored)
 		}
 	}
 	return responseBundle("batch-response", entries)
@@ -296,7 +296,7 @@ func (s *Server) transaction(ctx context.Context, entries []*entry, sess *auth.S
 	}
 	for _, e := range entries {
 		if e.resp != nil {
-			s.registerSearchParameters(e.resp.stored)
+			s.committed(ctx, e.resp.stored)
 		}
 	}
 	return responseBundle("transaction-response", entries), nil

@@ -74,6 +74,9 @@ func (s *Server) capabilityStatement() fhir.Resource {
 		if t == "Patient" {
 			ops = append(ops, map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"})
 		}
+		if s.cfg.MPI != nil {
+			ops = append(ops, mpiOperations[t]...)
+		}
 		resources = append(resources, map[string]any{
 			"type":              t,
 			"profile":           "http://hl7.org/fhir/StructureDefinition/" + t,

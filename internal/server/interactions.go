@@ -107,6 +107,16 @@ func (s *Server) resolve(req *request) (route, error) {
 		}
 		return route{}, notAllowed(req.method, joined)
 	}
+	if op := mpiRoute(p, m); op != "" {
+		r := route{typ: p[0], interaction: op}
+		if len(p) == 3 {
+			if !idPattern.MatchString(p[1]) {
+				return route{}, fhir.Errorf(fhir.NotFound, "invalid resource id %q", p[1])
+			}
+			r.id = p[1]
+		}
+		return r, nil
+	}
 	typ := p[0]
 	if !s.defs.IsResourceType(typ) {
 		return route{}, fhir.Errorf(fhir.NotFound, "unknown resource type %q", typ)

@@ -39,6 +39,12 @@ func newSecureServerTB(t testing.TB, st store.Store) *secureServer {
 // newSecureServerWith is newSecureServer with a per-principal rate limit.
 func newSecureServerWith(t testing.TB, st store.Store, rate float64, burst int) *secureServer {
 	t.Helper()
+	return newSecureServerMPI(t, st, rate, burst, nil)
+}
+
+// newSecureServerMPI is newSecureServerWith with a master patient index.
+func newSecureServerMPI(t testing.TB, st store.Store, rate float64, burst int, mpi MPI) *secureServer {
+	t.Helper()
 	defs, err := loadDefs()
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +67,7 @@ func newSecureServerWith(t testing.TB, st store.Store, rate float64, burst int) 
 	ix := storetest.Indexer(t)
 	srv, err := New(Config{Store: st, Definitions: defs, Validator: validate.New(defs), Indexer: ix, Logger: discard,
 		Security: &Security{Authenticator: prov, Policy: auth.NewPolicy(defs, ix), Trail: trail, SMART: prov.Configuration(),
-			Rate: rate, Burst: burst}})
+			Rate: rate, Burst: burst}, MPI: mpi})
 	if err != nil {
 		t.Fatal(err)
 	}

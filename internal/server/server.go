@@ -46,6 +46,7 @@ type Config struct {
 	MaxBodyBytes int64          // request body limit; default 16 MiB
 	Location     *time.Location // zone of search dates without one; default China Standard Time
 	Security     *Security      // nil: no authentication (tests, --insecure-no-auth)
+	MPI          MPI            // nil: no master patient index
 }
 
 // Server serves the FHIR API.
@@ -255,6 +256,24 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		if rt.interaction == iReindex && principal.Role != auth.RoleAdmin {
 			return nil, fhir.Errorf(fhir.Forbidden, "only an administrator may rebuild the search index")
 		}
+		switch rt.interaction {
+		case iReview, iMerge, iUnmerge:
+			if principal.Role != auth.RoleAdmin {
+				return nil, fhir.Errorf(fhir.Forbidden, "only an administrator may review, merge or unmerge persons of the master patient index")
+			}
+		case iMatch:
+			if principal.Role != auth.RoleAdmin && principal.Role != auth.RoleClinician && principal.Role != auth.RoleFacility {
+				return nil, fhir.Errorf(fhir.Forbidden, "$match is for clinicians, facility systems and administrators")
+			}
+		}
+	}
+	switch rt.interaction {
+	case iMatch, iReview, iMerge, iUnmerge:
+		agent := "anonymous"
+		if sess != nil {
+			agent = sess.Principal().Subject
+		}
+		return s.mpiOperation(ctx, guardReader(sess, s.store), req, rt, agent)
 	}
 	if rt.interaction == iTransaction {
 		return s.bundle(ctx, req, info)
@@ -272,8 +291,8 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err == nil && sess != nil {
 		sess.Committed()
 	}
-	if err == nil && rt.typ == "SearchParameter" {
-		s.registerSearchParameters(resp.stored)
+	if err == nil {
+		s.committed(ctx, resp.stored)
 	}
 	return resp, err
 }
