@@ -17,3 +17,11 @@ var FHIRR4 string
 //
 //go:embed opencc/TSCharacters.txt
 var OpenCCTraditionalToSimplified string
+
+// EMPIDefaultModel is the master patient index's default model (JSON of
+// empi.Model): trained with the default configuration on a synthetic
+// region, used until a region relinks on its own records. Written by
+// go test ./internal/empi -run DefaultModel -update.
+//
+//go:embed empi-model.json
+var EMPIDefaultModel string

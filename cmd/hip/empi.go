@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,13 +15,169 @@ import (
 
 	"github.com/hip-platform/hip/internal/bench"
 	"github.com/hip-platform/hip/internal/empi"
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/synth"
 )
 
+const empiUsage = `usage:
+  hip empi link    --in FILE [--in FILE] --out FILE [--config FILE] [--map from=to,…]   link CSV files
+  hip empi relink  [--db …] [--config FILE]              re-score the whole index and write the persons
+  hip empi review  [--db …] [--limit N]                  list the pairs waiting for review, with evidence
+  hip empi decide  [--db …] [--by NAME] A B link|apart   decide a pair of Patients
+  hip empi merge   [--db …] [--by NAME] FROM INTO        merge person FROM into person INTO
+  hip empi unmerge [--db …] [--by NAME] PERSON PATIENT…  move Patients out of a person into a new one`
+
 func empiCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "link" {
-		return empiLink(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "link":
+			return empiLink(args[1:], stdout, stderr)
+		case "relink", "review", "decide", "merge", "unmerge":
+			return empiIndexCmd(args[0], args[1:], stdout, stderr)
+		}
 	}
-	return errors.New("usage: hip empi link --in FILE [--in FILE] --out FILE [--config FILE] [--map from=to,…]")
+	return errors.New(empiUsage)
+}
+
+// readEMPIConfig reads a configuration file; "" gives the built-in one.
+func readEMPIConfig(path string) (empi.Config, error) {
+	if path == "" {
+		return empi.Config{}, nil
+	}
+	return empi.ReadConfig(path)
+}
+
+// openMPI opens the platform's master patient index. A new index scores
+// with the shipped default model (trained on a synthetic region) so that
+// Patients link from the first write; `hip empi relink` trains on the
+// region's own records. A configuration whose comparisons differ from the
+// default trains its first model on a synthetic sample instead.
+func openMPI(ctx context.Context, configPath string, p *platform, log *slog.Logger) (*empi.Index, error) {
+	cfg, err := readEMPIConfig(configPath)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := empi.OpenIndex(ctx, p.Store, cfg, log)
+	if err != nil || ix.Model() != nil {
+		return ix, err
+	}
+	if err := ix.UseDefaultModel(ctx); err == nil {
+		return ix, nil
+	}
+	var recs []empi.Record
+	_, err = synth.Registrations(ctx, synth.Config{Seed: 1, Residents: empi.DefaultModelResidents, Scenarios: synth.Scenarios{Duplicates: true}},
+		func(r fhir.Resource) error { recs = append(recs, empi.FromPatient(r)); return nil })
+	if err != nil {
+		return nil, err
+	}
+	if err := ix.Train(ctx, recs); err != nil {
+		return nil, err
+	}
+	if log != nil {
+		log.Info("empi: trained a first model for the configuration on a synthetic sample; run hip empi relink once the region's records are loaded")
+	}
+	return ix, nil
+}
+
+func empiIndexCmd(sub string, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	var configPath, by string
+	limit := 50
+	rest, err := parseFlagsArgs("empi "+sub, args, stderr, func(fs *flag.FlagSet) {
+		cfg.flags(fs, false)
+		fs.StringVar(&configPath, "config", env("EMPI_CONFIG"), "master patient index configuration, JSON (HIP_EMPI_CONFIG); default: built-in")
+		fs.StringVar(&by, "by", defaultString(os.Getenv("USER"), "hip"), "who decides, for the record")
+		fs.IntVar(&limit, "limit", 50, "pairs to list (review)")
+	})
+	if err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	p, err := openPlatform(ctx, cfg.DB, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ecfg, err := readEMPIConfig(configPath)
+	if err != nil {
+		return err
+	}
+	ix, err := empi.OpenIndex(ctx, p.Store, ecfg, log)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "relink":
+		start := time.Now()
+		stats, err := ix.Relink(ctx, func(phase string, done int) { fmt.Fprintf(stderr, "\r%-8s %d", phase, done) })
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "relinked %d records in %s: %d candidate pairs, %d persons (%d golden records written, %d retired), %d pairs to review\n",
+			stats.Records, time.Since(start).Round(time.Millisecond), stats.Candidates, stats.Persons, stats.Rebuilt, stats.Retired, stats.Reviews)
+		return nil
+	case "review":
+		items, err := ix.Reviews(ctx, limit)
+		if err != nil {
+			return err
+		}
+		printReviews(stdout, items)
+		return nil
+	case "decide":
+		if len(rest) != 3 || rest[2] != "link" && rest[2] != "apart" {
+			return errors.New("usage: hip empi decide [--by NAME] PATIENT_A PATIENT_B link|apart")
+		}
+		if err := ix.Decide(ctx, rest[0], rest[1], rest[2] == "link", by); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Patient/%s and Patient/%s: %s\n", rest[0], rest[1], rest[2])
+		return nil
+	case "merge":
+		if len(rest) != 2 {
+			return errors.New("usage: hip empi merge [--by NAME] FROM_PERSON INTO_PERSON")
+		}
+		if err := ix.Merge(ctx, rest[0], rest[1], by); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Person/%s merged into Person/%s\n", rest[0], rest[1])
+		return nil
+	case "unmerge":
+		if len(rest) < 2 {
+			return errors.New("usage: hip empi unmerge [--by NAME] PERSON PATIENT…")
+		}
+		created, err := ix.Unmerge(ctx, rest[0], rest[1:], by)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "moved %s into Person/%s\n", strings.Join(rest[1:], ", "), created)
+		return nil
+	}
+	return errors.New(empiUsage)
+}
+
+// printReviews writes the review queue for a person at a terminal: each
+// pair with its probability and the evidence, comparison by comparison.
+func printReviews(w io.Writer, items []empi.ReviewItem) {
+	if len(items) == 0 {
+		fmt.Fprintln(w, "待审核 no pairs waiting for review")
+		return
+	}
+	for _, it := range items {
+		fmt.Fprintf(w, "Patient/%s (Person/%s)  ↔  Patient/%s (Person/%s)   probability %.4f\n", it.A, it.PersonA, it.B, it.PersonB, it.Probability)
+		for _, e := range it.Evidence {
+			level := e.Level
+			if level == "" {
+				level = "(missing)"
+			}
+			fmt.Fprintf(w, "    %-12s %-26s %+6.1f   %s | %s\n", e.Comparison, level, e.Weight, e.A, e.B)
+		}
+		fmt.Fprintf(w, "    → hip empi decide %s %s link|apart\n\n", it.A, it.B)
+	}
 }
 
 func empiLink(args []string, stdout, stderr io.Writer) error {
@@ -38,11 +195,9 @@ func empiLink(args []string, stdout, stderr io.Writer) error {
 	if len(ins) == 0 || out == "" {
 		return errors.New("empi link: --in and --out are required")
 	}
-	var cfg empi.Config
-	if configPath != "" {
-		if cfg, err = empi.ReadConfig(configPath); err != nil {
-			return err
-		}
+	cfg, err := readEMPIConfig(configPath)
+	if err != nil {
+		return err
 	}
 	m, err := empi.ParseMapping(mapping)
 	if err != nil {
@@ -55,18 +210,15 @@ func empiLink(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("empi link: %w", err)
 		}
-		source := ""
-		if len(ins) > 1 {
-			source = strconv.Itoa(i) // files, not source columns, decide which pairs cross
-		}
-		rs, err := empi.ReadCSV(f, source, m)
+		rs, err := empi.ReadCSV(f, "", m)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("empi link: %s: %w", filepath.Base(path), err)
 		}
 		if len(ins) > 1 {
+			// Files, not source columns, decide which pairs cross.
 			for k := range rs {
-				rs[k].Source = source
+				rs[k].Source = strconv.Itoa(i)
 			}
 		}
 		recs = append(recs, rs...)
@@ -104,10 +256,8 @@ func benchEMPI(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if configPath != "" {
-		if bc.Link, err = empi.ReadConfig(configPath); err != nil {
-			return err
-		}
+	if bc.Link, err = readEMPIConfig(configPath); err != nil {
+		return err
 	}
 	stop, err := profile(cpuProfile)
 	if err != nil {

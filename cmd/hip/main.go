@@ -31,7 +31,7 @@ Usage:
   hip synth   --out DIR [--seed N] [--residents N] [--years N] generate a synthetic region as FHIR NDJSON
   hip import  [--db …] FILE|DIR…                               bulk-load NDJSON or Bundle files
   hip bench   ingest|synth|search|empi [flags]                 measure ingest, generation, search latency or record linkage
-  hip empi    link --in FILE [--in FILE] --out FILE            link patient records of CSV files (master patient index)
+  hip empi    link|relink|review|decide|merge|unmerge          the master patient index: link CSV files, relink, review pairs
   hip explain [--db …] 'Type?params'…                          show the SQL and the database's plan of searches
   hip users   add|list|disable|enable|passwd [flags]           manage the built-in provider's users
   hip clients add|list|disable|enable [flags]                  manage OAuth clients (facility systems, apps)
@@ -44,7 +44,7 @@ Environment: HIP_ADDR, HIP_DATABASE_URL (or HIP_DATABASE_URL_FILE), HIP_BASE_URL
 HIP_MAX_BODY_BYTES, HIP_LOG_LEVEL (debug|info|warn|error), HIP_AUTH (builtin|oidc|none),
 HIP_ISSUER, HIP_AUDIENCE, HIP_TOKEN_TTL, HIP_KEY_ROTATION, HIP_OIDC_ISSUER, HIP_OIDC_AUDIENCE,
 HIP_KEY_ENCRYPTION_KEY_FILE, HIP_TLS_CERT, HIP_TLS_KEY, HIP_CORS_ORIGINS, HIP_TRUSTED_PROXIES,
-HIP_RATE_LIMIT, HIP_IP_RATE_LIMIT.
+HIP_RATE_LIMIT, HIP_IP_RATE_LIMIT, HIP_EMPI_CONFIG.
 Run 'hip COMMAND --help' for a command's flags.
 `
 
@@ -56,6 +56,7 @@ type Config struct {
 	MaxBodyBytes int64
 	LogLevel     string
 	Security     SecurityConfig
+	EMPIConfig   string // the master patient index's configuration file
 }
 
 func main() {
@@ -162,6 +163,7 @@ func (c *Config) flags(fs *flag.FlagSet, withServer bool) {
 		maxBody = 16 << 20
 	}
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", maxBody, "request body limit in bytes (HIP_MAX_BODY_BYTES)")
+	fs.StringVar(&c.EMPIConfig, "empi-config", env("EMPI_CONFIG"), "master patient index configuration, JSON (docs/empi.md; HIP_EMPI_CONFIG); default: built-in")
 	c.Security.flags(fs)
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hip-platform/hip/internal/auth"
 	"github.com/hip-platform/hip/internal/bulk"
+	"github.com/hip-platform/hip/internal/empi"
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/validate"
@@ -236,6 +238,9 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		if first, err = firstPatient(ctx, st); err != nil {
 			return err
 		}
+		if err := demoRelink(ctx, &cfg, p, log, stdout); err != nil {
+			return err
+		}
 	case merr == nil && m.Describes(sc):
 		fmt.Fprintf(stdout, "使用已有演示数据 using the demo data already in %s\n", dir)
 	default:
@@ -377,4 +382,23 @@ HIP 演示平台已就绪 — the HIP demo is ready: %[1]s
 数据与真值清单 data and ground truth: %[4]s (manifest.json)
 按 Ctrl+C 停止 — press Ctrl+C to stop.
 `, base, patient, host, dir)
+}
+
+// demoRelink builds the demo region's master patient index: trained on the
+// region's own registrations, every resident one person.
+func demoRelink(ctx context.Context, cfg *Config, p *platform, log *slog.Logger, stdout io.Writer) error {
+	ecfg, err := readEMPIConfig(cfg.EMPIConfig)
+	if err != nil {
+		return err
+	}
+	ix, err := empi.OpenIndex(ctx, p.Store, ecfg, log)
+	if err != nil {
+		return err
+	}
+	stats, err := ix.Relink(ctx, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "居民主索引 master patient index: %d records → %d persons, %d pairs to review\n", stats.Records, stats.Persons, stats.Reviews)
+	return nil
 }

@@ -50,7 +50,12 @@ func newServer(ctx context.Context, cfg *Config, p *platform, sec *server.Securi
 	// maps: collecting half as often costs a few hundred MiB under load and
 	// gave about a tenth more ingest (docs/benchmarks.md).
 	defaultGCPercent(200)
+	mpi, err := openMPI(ctx, cfg.EMPIConfig, p, log)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.New(server.Config{
+		MPI:          mpi,
 		Security:     sec,
 		Store:        p.Store,
 		Definitions:  p.Defs,

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/hip-platform/hip/data"
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/store"
 )
@@ -85,15 +86,41 @@ func (ix *Index) setModel(m *Model) {
 	ix.mu.Unlock()
 }
 
-// Train trains a model on records (a region's own, or a synthetic sample
-// before the region has enough of its own), stores it and scores with it
-// from now on. Records already linked keep their persons until Relink.
-func (ix *Index) Train(ctx context.Context, records []Record) error {
+// DefaultModelResidents is the size of the synthetic region the shipped
+// default model was trained on (data/empi-model.json).
+const DefaultModelResidents = 20000
+
+// TrainModel trains a model on records without linking them.
+func TrainModel(records []Record, cfg Config) (*Model, error) {
+	cc, err := cfg.compile()
+	if err != nil {
+		return nil, fmt.Errorf("empi: %w", err)
+	}
 	recs, sources := prepareAll(records)
 	if len(recs) < 2 {
-		return fmt.Errorf("empi: train on %d records: need more", len(recs))
+		return nil, fmt.Errorf("empi: train on %d records: need more", len(recs))
 	}
-	m, _, _ := train(ix.cc, recs, sources, false)
+	m, _, _ := train(cc, recs, sources, false)
+	return m, nil
+}
+
+// UseDefaultModel stores and scores with the shipped default model (trained
+// on a synthetic region with the default configuration), so that Patients
+// link from the first write; Relink trains on the region's own records
+// later. It fails when the configuration's comparisons differ from the
+// default ones: Train such an index instead.
+func (ix *Index) UseDefaultModel(ctx context.Context) error {
+	var m Model
+	if err := json.Unmarshal([]byte(data.EMPIDefaultModel), &m); err != nil {
+		return fmt.Errorf("empi: default model: %w", err)
+	}
+	if err := m.bind(ix.cc.comps); err != nil {
+		return err
+	}
+	return ix.storeModel(ctx, &m)
+}
+
+func (ix *Index) storeModel(ctx context.Context, m *Model) error {
 	body, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("empi: encode model: %w", err)
@@ -104,6 +131,17 @@ func (ix *Index) Train(ctx context.Context, records []Record) error {
 	}
 	ix.setModel(m)
 	return nil
+}
+
+// Train trains a model on records (a region's own, or a synthetic sample
+// before the region has enough of its own), stores it and scores with it
+// from now on. Records already linked keep their persons until Relink.
+func (ix *Index) Train(ctx context.Context, records []Record) error {
+	m, err := TrainModel(records, ix.cc.Config)
+	if err != nil {
+		return err
+	}
+	return ix.storeModel(ctx, m)
 }
 
 // keys returns a prepared record's blocking keys under the configured rules.

@@ -95,10 +95,6 @@ func (ix *Index) Relink(ctx context.Context, progress func(phase string, done in
 		progress("indexed", start+len(batch))
 	}
 	// Phase 2: reviews and the model, with the entries of Patients gone.
-	model, err := json.Marshal(res.Model)
-	if err != nil {
-		return nil, fmt.Errorf("empi: encode model: %w", err)
-	}
 	err = ix.st.UpdateMPI(ctx, func(_ store.Tx, w store.MPIWriter) error {
 		for p := range stale {
 			if err := w.DeleteMPIRecord(ctx, p); err != nil {
@@ -113,12 +109,14 @@ func (ix *Index) Relink(ctx context.Context, progress func(phase string, done in
 				return err
 			}
 		}
-		return w.PutMPIState(ctx, modelState, model)
+		return nil
 	})
+	if err == nil {
+		err = ix.storeModel(ctx, res.Model)
+	}
 	if err != nil {
 		return nil, err
 	}
-	ix.setModel(res.Model)
 	stats.Reviews = len(reviews)
 
 	// Phase 3: the golden records of the persons whose records changed, and
