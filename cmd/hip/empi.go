@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -246,12 +247,19 @@ func empiLink(args []string, stdout, stderr io.Writer) error {
 
 func benchEMPI(args []string, stdout, stderr io.Writer) error {
 	var bc bench.EMPIConfig
-	var configPath, cpuProfile string
+	var configPath, cpuProfile, db, clients string
+	var load bool
+	var requests, queries int
 	err := parseFlags("bench empi", args, stderr, func(fs *flag.FlagSet) {
 		fs.Uint64Var(&bc.Synth.Seed, "seed", 1, "random seed of the synthetic region")
 		fs.IntVar(&bc.Synth.Residents, "residents", 100_000, "residents; about 8% are registered again at 1–3 other facilities")
 		fs.StringVar(&configPath, "config", "", "linkage configuration (JSON); default: built-in")
 		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+		fs.StringVar(&db, "db", "", "measure Patient/$match over this database's index (SQLite path or postgres:// URL) instead of batch linkage")
+		fs.BoolVar(&load, "load", false, "with --db: import and relink the registrations into the empty database first")
+		fs.StringVar(&clients, "clients", "1,16", "with --db: concurrent clients, a comma list")
+		fs.IntVar(&requests, "requests", 2000, "with --db: measured requests per client count")
+		fs.IntVar(&queries, "queries", 1000, "with --db: distinct Patients asked about")
 	})
 	if err != nil {
 		return err
@@ -264,10 +272,46 @@ func benchEMPI(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stop()
-	rep, err := bench.EMPI(context.Background(), bc)
+	ctx := context.Background()
+	if db == "" {
+		rep, err := bench.EMPI(ctx, bc)
+		if err != nil {
+			return err
+		}
+		rep.Print(stdout)
+		return nil
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p, err := openPlatform(ctx, db, log)
 	if err != nil {
 		return err
 	}
-	rep.Print(stdout)
+	defer p.Close()
+	ix, err := openMPI(ctx, configPath, p, log)
+	if err != nil {
+		return err
+	}
+	mc := bench.EMPIMatchConfig{Store: p.Store, Index: ix, Importer: newImporter(p, stderr), Synth: bc.Synth, Load: load,
+		Requests: requests, Queries: queries, Progress: stderr}
+	for _, s := range splitList(clients) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("--clients: %q is not a positive number", s)
+		}
+		mc.Clients = append(mc.Clients, n)
+	}
+	cfg := Config{DB: db, EMPIConfig: configPath, MaxBodyBytes: 16 << 20}
+	mc.Serve = func() (http.Handler, error) {
+		srv, err := newServer(ctx, &cfg, p, nil, log)
+		if err != nil {
+			return nil, err
+		}
+		return srv.Handler(), nil
+	}
+	rep, err := bench.EMPIMatch(ctx, mc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rep.Markdown())
 	return nil
 }

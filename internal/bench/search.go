@@ -318,7 +318,7 @@ func defaultClient(clients int) *http.Client {
 
 func progress(w io.Writer, format string, args ...any) {
 	if w != nil {
-		fmt.Fprintf(w, "bench search: "+format, args...)
+		fmt.Fprintf(w, format, args...)
 	}
 }
 
@@ -436,10 +436,24 @@ func matches(body []byte) (int, error) {
 // measure runs one query with clients concurrent clients until requests are
 // answered or duration (if > 0) has passed.
 func (c *fhirClient) measure(ctx context.Context, run *queryRun, clients, requests int, duration time.Duration) (SearchRow, error) {
+	return measureRequests(ctx, clients, requests, duration, func(i int64) (int, error) {
+		u := run.urls[i%int64(len(run.urls))]
+		if err := c.discard(ctx, u); err != nil {
+			return 0, fmt.Errorf("GET %s: %w", strings.TrimPrefix(u, c.base+"/"), err)
+		}
+		return 0, nil
+	})
+}
+
+// measureRequests sends requests from clients concurrent clients until
+// requests are answered or duration (if > 0) has passed. send makes request
+// i and returns how many matches it answered (Matches is their median).
+func measureRequests(ctx context.Context, clients, requests int, duration time.Duration, send func(i int64) (int, error)) (SearchRow, error) {
 	var next, answered atomic.Int64
 	var mu sync.Mutex // guards the error fields
 	var row SearchRow
 	latencies := make([][]time.Duration, clients)
+	found := make([][]int, clients)
 	start := time.Now()
 	var deadline time.Time
 	if duration > 0 {
@@ -453,9 +467,8 @@ func (c *fhirClient) measure(ctx context.Context, run *queryRun, clients, reques
 				if i >= int64(requests) || !deadline.IsZero() && time.Now().After(deadline) {
 					return
 				}
-				u := run.urls[i%int64(len(run.urls))]
 				sent := time.Now()
-				err := c.discard(ctx, u)
+				n, err := send(i)
 				took := time.Since(sent)
 				if ctx.Err() != nil {
 					return
@@ -463,11 +476,12 @@ func (c *fhirClient) measure(ctx context.Context, run *queryRun, clients, reques
 				answered.Add(1)
 				if err == nil {
 					latencies[w] = append(latencies[w], took)
+					found[w] = append(found[w], n)
 					continue
 				}
 				mu.Lock()
 				if row.Errors++; row.FirstError == "" {
-					row.FirstError = fmt.Sprintf("GET %s: %v", strings.TrimPrefix(u, c.base+"/"), err)
+					row.FirstError = err.Error()
 				}
 				mu.Unlock()
 			}
@@ -484,6 +498,11 @@ func (c *fhirClient) measure(ctx context.Context, run *queryRun, clients, reques
 	if len(all) > 0 {
 		row.P50, row.P90, row.P99, row.Max = percentile(all, 0.50), percentile(all, 0.90), percentile(all, 0.99), all[len(all)-1]
 		row.PerSec = float64(len(all)) / row.Elapsed.Seconds()
+	}
+	counts := slices.Concat(found...)
+	slices.Sort(counts)
+	if len(counts) > 0 {
+		row.Matches = counts[len(counts)/2]
 	}
 	return row, nil
 }
@@ -855,7 +874,7 @@ func LoadRegion(ctx context.Context, st store.Store, im *bulk.Importer, sc synth
 	if sum.Failed > 0 {
 		return nil, &sum, fmt.Errorf("%d generated resources were refused", sum.Failed)
 	}
-	marker, err := encodeMarker(m)
+	marker, err := encodeMarker(regionMarkerID, m)
 	if err != nil {
 		return nil, &sum, err
 	}
@@ -893,14 +912,14 @@ func scenarioFlag(s synth.Scenarios) string {
 // encodeMarker is the region marker for m: a Binary holding the manifest
 // without its ground truth, which the benchmark does not need and which
 // grows with the region.
-func encodeMarker(m *synth.Manifest) (fhir.Resource, error) {
+func encodeMarker(id string, m *synth.Manifest) (fhir.Resource, error) {
 	head := *m
 	head.Truth = synth.Truth{}
 	b, err := json.Marshal(&head)
 	if err != nil {
 		return nil, err
 	}
-	return fhir.Resource{"resourceType": "Binary", "id": regionMarkerID, "contentType": "application/json",
+	return fhir.Resource{"resourceType": "Binary", "id": id, "contentType": "application/json",
 		"data": base64.StdEncoding.EncodeToString(b)}, nil
 }
 
