@@ -16,8 +16,6 @@ import (
 
 	"github.com/hip-platform/hip/internal/bench"
 	"github.com/hip-platform/hip/internal/empi"
-	"github.com/hip-platform/hip/internal/fhir"
-	"github.com/hip-platform/hip/internal/synth"
 )
 
 const empiUsage = `usage:
@@ -65,9 +63,7 @@ func openMPI(ctx context.Context, configPath string, p *platform, log *slog.Logg
 	if err := ix.UseDefaultModel(ctx); err == nil {
 		return ix, nil
 	}
-	var recs []empi.Record
-	_, err = synth.Registrations(ctx, synth.Config{Seed: 1, Residents: empi.DefaultModelResidents, Scenarios: synth.Scenarios{Duplicates: true}},
-		func(r fhir.Resource) error { recs = append(recs, empi.FromPatient(r)); return nil })
+	recs, _, err := empi.SyntheticRecords(ctx, 1, empi.DefaultModelResidents)
 	if err != nil {
 		return nil, err
 	}

@@ -37,13 +37,8 @@ type EMPIReport struct {
 
 // EMPI runs the batch-linkage benchmark.
 func EMPI(ctx context.Context, cfg EMPIConfig) (*EMPIReport, error) {
-	cfg.Synth.Scenarios = synth.Scenarios{Duplicates: true}
 	start := time.Now()
-	var recs []empi.Record
-	m, err := synth.Registrations(ctx, cfg.Synth, func(r fhir.Resource) error {
-		recs = append(recs, empi.FromPatient(r))
-		return nil
-	})
+	recs, m, err := empi.SyntheticRecords(ctx, cfg.Synth.Seed, cfg.Synth.Residents)
 	if err != nil {
 		return nil, fmt.Errorf("bench: generate registrations: %w", err)
 	}

@@ -111,14 +111,7 @@ func compareSex(_ *comparison, a, b *prepared) int {
 
 // compareBirth: one typo is one edited or transposed digit, day and month
 // swapped, or a day apart; close is two edits or the same month.
-func compareBirth(_ *comparison, a, b *prepared) int {
-	x, y := a.birth, b.birth
-	switch {
-	case x == "" || y == "":
-		return null
-	case x == y:
-		return 0
-	}
+var compareBirth = byValue(func(p *prepared) string { return p.birth }, func(_ *comparison, x, y string) int {
 	d := editDistance(x, y, 2)
 	if d <= 1 || x[:4] == y[:4] && x[4:6] == y[6:] && x[6:] == y[4:6] || dayNumber(x)-dayNumber(y) == 1 || dayNumber(y)-dayNumber(x) == 1 {
 		return 1
@@ -127,7 +120,7 @@ func compareBirth(_ *comparison, a, b *prepared) int {
 		return 2
 	}
 	return 3
-}
+})
 
 // dayNumber counts days from a fixed epoch for a YYYYMMDD date (proleptic
 // Gregorian), to tell dates a day apart across month ends.
@@ -165,36 +158,9 @@ func compareIDNumber(_ *comparison, a, b *prepared) int {
 	return 4
 }
 
-func compareExact(field func(*prepared) string) func(*comparison, *prepared, *prepared) int {
-	return func(_ *comparison, a, b *prepared) int {
-		x, y := field(a), field(b)
-		switch {
-		case x == "" || y == "":
-			return null
-		case x == y:
-			return 0
-		}
-		return 1
-	}
-}
-
-// compareCode: exact, one edit or transposition, different.
-func compareCode(field func(*prepared) string) func(*comparison, *prepared, *prepared) int {
-	return func(_ *comparison, a, b *prepared) int {
-		x, y := field(a), field(b)
-		switch {
-		case x == "" || y == "":
-			return null
-		case x == y:
-			return 0
-		case editDistance(x, y, 1) <= 1:
-			return 1
-		}
-		return 2
-	}
-}
-
-func compareText(field func(*prepared) string) func(*comparison, *prepared, *prepared) int {
+// byValue builds the comparison of one field: a value missing on either
+// side is null, equal values are level 0, and differ places the rest.
+func byValue(field func(*prepared) string, differ func(c *comparison, x, y string) int) func(*comparison, *prepared, *prepared) int {
 	return func(c *comparison, a, b *prepared) int {
 		x, y := field(a), field(b)
 		switch {
@@ -203,6 +169,28 @@ func compareText(field func(*prepared) string) func(*comparison, *prepared, *pre
 		case x == y:
 			return 0
 		}
+		return differ(c, x, y)
+	}
+}
+
+// compareExact: exact, different.
+func compareExact(field func(*prepared) string) func(*comparison, *prepared, *prepared) int {
+	return byValue(field, func(*comparison, string, string) int { return 1 })
+}
+
+// compareCode: exact, one edit or transposition, different.
+func compareCode(field func(*prepared) string) func(*comparison, *prepared, *prepared) int {
+	return byValue(field, func(_ *comparison, x, y string) int {
+		if editDistance(x, y, 1) <= 1 {
+			return 1
+		}
+		return 2
+	})
+}
+
+// compareText: exact, then two Jaro–Winkler thresholds, different.
+func compareText(field func(*prepared) string) func(*comparison, *prepared, *prepared) int {
+	return byValue(field, func(c *comparison, x, y string) int {
 		s := jaroWinkler(x, y)
 		switch {
 		case s >= c.thresholds[0]:
@@ -211,7 +199,7 @@ func compareText(field func(*prepared) string) func(*comparison, *prepared, *pre
 			return 2
 		}
 		return 3
-	}
+	})
 }
 
 // compareDivision: GB/T 2260 codes in the same county (first six digits), or

@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/hip-platform/hip/data"
-	"github.com/hip-platform/hip/internal/fhir"
-	"github.com/hip-platform/hip/internal/synth"
 )
 
 var update = flag.Bool("update", false, "rewrite data/empi-model.json")
@@ -21,12 +19,7 @@ var update = flag.Bool("update", false, "rewrite data/empi-model.json")
 // go test ./internal/empi -run DefaultModel -update rewrites it.
 func TestDefaultModelUpToDate(t *testing.T) {
 	t.Parallel()
-	var recs []Record
-	_, err := synth.Registrations(context.Background(), synth.Config{Seed: 1, Residents: DefaultModelResidents,
-		Scenarios: synth.Scenarios{Duplicates: true}}, func(r fhir.Resource) error {
-		recs = append(recs, FromPatient(r))
-		return nil
-	})
+	recs, _, err := SyntheticRecords(context.Background(), 1, DefaultModelResidents)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,12 +39,7 @@ var backends = []struct {
 // as the model's training data (the index trains on it before the region
 // has records of its own).
 var trainingRecords = sync.OnceValue(func() []Record {
-	var recs []Record
-	_, err := synth.Registrations(context.Background(), synth.Config{Seed: 3, Residents: 5000,
-		Scenarios: synth.Scenarios{Duplicates: true}}, func(r fhir.Resource) error {
-		recs = append(recs, FromPatient(r))
-		return nil
-	})
+	recs, _, err := SyntheticRecords(context.Background(), 3, 5000)
 	if err != nil {
 		panic(err)
 	}
@@ -205,21 +200,28 @@ func readPerson(t *testing.T, st store.Store, id string) fhir.Resource {
 	return res
 }
 
+// indexSmallRegion links the small region's Patients one by one into a new
+// index over st.
+func indexSmallRegion(t *testing.T, st store.Store) (store.Store, *Index) {
+	t.Helper()
+	ix := openIndex(t, st)
+	for _, p := range smallRegion {
+		out, err := ix.Update(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s → %s (new %v, links %d, reviews %d)", out.Patient, out.Person, out.NewPerson, len(out.Links), len(out.Reviews))
+	}
+	return st, ix
+}
+
 func TestIndexIncremental(t *testing.T) {
 	t.Parallel()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			st := b.open(t)
-			ix := openIndex(t, st)
+			st, ix := indexSmallRegion(t, b.open(t))
 			ctx := t.Context()
-			for _, p := range smallRegion {
-				out, err := ix.Update(ctx, p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("%s → %s (new %v, links %d, reviews %d)", out.Patient, out.Person, out.NewPerson, len(out.Links), len(out.Reviews))
-			}
 			got := groups(persons(t, st))
 			want := [][]string{{"ln-1", "ln-2"}, {"zq-1"}, {"zw-1", "zw-2", "zw-3"}}
 			if !slices.EqualFunc(got, want, slices.Equal) {
@@ -283,14 +285,8 @@ func TestIndexDecisionsAndUnmerge(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			st := b.open(t)
-			ix := openIndex(t, st)
+			st, ix := indexSmallRegion(t, b.open(t))
 			ctx := t.Context()
-			for _, p := range smallRegion {
-				if _, err := ix.Update(ctx, p); err != nil {
-					t.Fatal(err)
-				}
-			}
 			// Unmerge zw-3: it gets a person of its own; the old golden
 			// record is rebuilt from zw-1 and zw-2 (phone back to theirs).
 			created, err := ix.Unmerge(ctx, "p-zw-1", []string{"zw-3"}, "reviewer")

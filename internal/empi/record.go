@@ -14,6 +14,7 @@ package empi
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/hip-platform/hip/internal/hanzi"
@@ -211,23 +212,11 @@ func date(s string) string {
 	y, _ := strconv.Atoi(parts[0])
 	m, _ := strconv.Atoi(parts[1])
 	d, _ := strconv.Atoi(parts[2])
-	if y < 1850 || y > 2200 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	// time.Date normalises 1990-02-30 to March: a date that changes is not one.
+	if y < 1850 || y > 2200 || m < 1 || m > 12 || d < 1 || time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Day() != d {
 		return ""
 	}
 	return strconv.Itoa(y*10000 + m*100 + d)
-}
-
-func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 func isDigits(s string) bool {

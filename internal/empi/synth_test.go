@@ -10,19 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/synth"
 )
 
 // registrations generates a synthetic region's Patient records with the
 // duplicate registrations scenario, as index records, with the ground truth.
 func registrations(t testing.TB, residents int) ([]Record, *synth.Manifest) {
-	var recs []Record
-	m, err := synth.Registrations(context.Background(), synth.Config{Seed: 7, Residents: residents,
-		Scenarios: synth.Scenarios{Duplicates: true}}, func(r fhir.Resource) error {
-		recs = append(recs, FromPatient(r))
-		return nil
-	})
+	recs, m, err := SyntheticRecords(context.Background(), 7, residents)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,17 +19,11 @@ import (
 	"github.com/hip-platform/hip/internal/idcard"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/storetest"
-	"github.com/hip-platform/hip/internal/synth"
 )
 
 // mpiTraining is the synthetic sample the test indexes train on.
 var mpiTraining = sync.OnceValue(func() []empi.Record {
-	var recs []empi.Record
-	_, err := synth.Registrations(context.Background(), synth.Config{Seed: 5, Residents: 4000,
-		Scenarios: synth.Scenarios{Duplicates: true}}, func(r fhir.Resource) error {
-		recs = append(recs, empi.FromPatient(r))
-		return nil
-	})
+	recs, _, err := empi.SyntheticRecords(context.Background(), 5, 4000)
 	if err != nil {
 		panic(err)
 	}
