@@ -80,6 +80,31 @@ func Link(records []Record, cfg Config, crossSource bool) (*Result, error) {
 	return res, nil
 }
 
+// linkWithModel links records in one batch with a model trained before.
+func linkWithModel(cc *compiled, m *Model, records []Record) (*Result, error) {
+	recs, sources := prepareAll(records)
+	res := &Result{Model: m, Stats: Stats{Records: len(records)}}
+	b := newBlocks(cc.rules, recs)
+	var cands []candidate
+	res.Stats.SkippedBlocks = b.pairs(sources, false, cc.MaxBlock, func(i, j int32) {
+		cands = append(cands, candidate{a: i, b: j})
+	})
+	res.Stats.Candidates = len(cands)
+	m.compareAll(recs, cands)
+	res.Pairs = m.decide(cc, recs, records, cands)
+	return res, nil
+}
+
+// compareAll compares every candidate pair, on every core.
+func (m *Model) compareAll(recs []prepared, cands []candidate) {
+	parallel(len(cands), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			c := &cands[k]
+			c.p = m.compare(&recs[c.a], &recs[c.b])
+		}
+	})
+}
+
 // train blocks the records, compares the candidate pairs and estimates the
 // model on them.
 func train(cc *compiled, recs []prepared, sources []int32, crossSource bool) (*Model, []candidate, int) {
@@ -89,12 +114,7 @@ func train(cc *compiled, recs []prepared, sources []int32, crossSource bool) (*M
 		cands = append(cands, candidate{a: i, b: j})
 	})
 	m := newModel(cc.comps)
-	parallel(len(cands), func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			c := &cands[k]
-			c.p = m.compare(&recs[c.a], &recs[c.b])
-		}
-	})
+	m.compareAll(recs, cands)
 	m.estimateU(recs, sources, crossSource, cc.SamplePairs, cc.Seed)
 	m.estimateM(b, cc.training, cands, cc.Iterations)
 	m.estimateLambda(cands, cc.Iterations)

@@ -22,11 +22,16 @@ type RelinkStats struct {
 	Reviews    int // pairs waiting for review
 }
 
+// MinTrainingRecords is the fewest records Relink trains a model on; with
+// fewer it links with the model the index has.
+const MinTrainingRecords = 2000
+
 // relinkBatch bounds the index entries written in one transaction.
 const relinkBatch = 2000
 
 // Relink re-scores the whole index: it reads every Patient of the store,
-// trains the model on them, links them in one batch and writes the persons.
+// trains the model on them (from MinTrainingRecords records on), links them
+// in one batch and writes the persons.
 // Decisions people made are respected; a person keeps its id when most of
 // its records stay together; two valid 身份证 numbers never meet in one
 // person unless a person linked them. progress, if set, hears each phase.
@@ -41,7 +46,19 @@ func (ix *Index) Relink(ctx context.Context, progress func(phase string, done in
 	if err != nil {
 		return nil, err
 	}
-	res, err := Link(records, ix.cc.Config, false)
+	var res *Result
+	if len(records) < MinTrainingRecords {
+		// Too few records to estimate a model from: link with the one the
+		// index has (the shipped default model for a new index).
+		if ix.Model() == nil {
+			if err := ix.UseDefaultModel(ctx); err != nil {
+				return nil, fmt.Errorf("empi: %d records are too few to train a model, and %w", len(records), err)
+			}
+		}
+		res, err = linkWithModel(ix.cc, ix.Model(), records)
+	} else {
+		res, err = Link(records, ix.cc.Config, false)
+	}
 	if err != nil {
 		return nil, err
 	}
