@@ -33,13 +33,19 @@ func FuzzServer(f *testing.F) {
 	f.Add(uint8(0), "/fhir/Patient/a/Observation?date=2024&_count=2", "", []byte(nil))
 	f.Add(uint8(0), "/fhir/Patient/a/$everything?_since=2024-01-01&_type=Observation,Encounter", "", []byte(nil))
 	f.Add(uint8(1), "/fhir/SearchParameter", "application/fhir+json", []byte(`{"resourceType":"SearchParameter","url":"http://x/sp","name":"x","status":"active","description":"x","code":"x","base":["Patient"],"type":"token","expression":"Patient.gender"}`))
+	f.Add(uint8(1), "/fhir/Patient/$match", "application/fhir+json", []byte(`{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","name":[{"text":"张三"}],"birthDate":"1990-01-01"}},{"name":"count","valueInteger":3},{"name":"onlyCertainMatches","valueBoolean":true}]}`))
+	f.Add(uint8(0), "/fhir/Person/$review?_count=5", "", []byte(nil))
+	f.Add(uint8(1), "/fhir/Person/$review", "application/fhir+json", []byte(`{"resourceType":"Parameters","parameter":[{"name":"a","valueReference":{"reference":"Patient/a"}},{"name":"b","valueReference":{"reference":"Patient/b"}},{"name":"decision","valueCode":"link"}]}`))
+	f.Add(uint8(1), "/fhir/Person/$merge", "application/fhir+json", []byte(`{"resourceType":"Parameters","parameter":[{"name":"source","valueReference":{"reference":"Person/p-a"}},{"name":"target","valueString":"p-b"}]}`))
+	f.Add(uint8(1), "/fhir/Person/p-a/$unmerge", "application/fhir+json", []byte(`{"resourceType":"Parameters","parameter":[{"name":"patient","valueReference":{"reference":"Patient/a"}}]}`))
 
 	defs, err := loadDefs()
 	if err != nil {
 		f.Fatal(err)
 	}
-	srv, err := New(Config{Store: backends[0].open(f), Definitions: defs, Validator: validate.New(defs), Indexer: storetest.Indexer(f),
-		MaxBodyBytes: 1 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	st := backends[0].open(f)
+	srv, err := New(Config{Store: st, Definitions: defs, Validator: validate.New(defs), Indexer: storetest.Indexer(f),
+		MaxBodyBytes: 1 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MPI: newIndex(f, st)})
 	if err != nil {
 		f.Fatal(err)
 	}
