@@ -20,6 +20,9 @@ var (
 // GB/T 2260 division code and postcode. Source is the managing organization.
 func FromPatient(p fhir.Resource) Record {
 	r := Record{ID: p.ID(), Sex: str(p["gender"]), BirthDate: str(p["birthDate"])}
+	if meta, ok := p["meta"].(map[string]any); ok {
+		r.Updated = str(meta["lastUpdated"])
+	}
 	if org, ok := p["managingOrganization"].(map[string]any); ok {
 		r.Source = strings.TrimPrefix(str(org["reference"]), "Organization/")
 	}

@@ -15,6 +15,12 @@ import (
 // rebuild writes the golden Person records of persons from their members
 // now; a person without members is deleted (its history stays).
 func (ix *Index) rebuild(ctx context.Context, tx store.Tx, w store.MPIWriter, persons ...string) error {
+	return ix.rebuildWith(ctx, tx, w, nil, persons...)
+}
+
+// rebuildWith is rebuild with the patients a person confirmed known
+// (confirmed nil: read for each member).
+func (ix *Index) rebuildWith(ctx context.Context, tx store.Tx, w store.MPIWriter, confirmed map[string]bool, persons ...string) error {
 	for _, person := range persons {
 		if person == "" {
 			continue
@@ -33,17 +39,18 @@ func (ix *Index) rebuild(ctx context.Context, tx store.Tx, w store.MPIWriter, pe
 		if err != nil {
 			return err
 		}
-		confirmed := map[string]bool{}
-		for _, e := range es {
-			pairs, err := w.MPIPairs(ctx, store.MPIPairQuery{Patient: e.Patient, Status: StatusLinked})
-			if err != nil {
-				return err
-			}
-			if len(pairs) > 0 {
-				confirmed[e.Patient] = true
+		known := confirmed
+		if known == nil {
+			known = map[string]bool{}
+			for _, e := range es {
+				pairs, err := w.MPIPairs(ctx, store.MPIPairQuery{Patient: e.Patient, Status: StatusLinked})
+				if err != nil {
+					return err
+				}
+				known[e.Patient] = len(pairs) > 0
 			}
 		}
-		if _, _, err := tx.Put(ctx, golden(person, es, confirmed), store.Precondition{}); err != nil {
+		if _, _, err := tx.Put(ctx, golden(person, es, known), store.Precondition{}); err != nil {
 			return fmt.Errorf("empi: write person %s: %w", person, err)
 		}
 	}
@@ -59,9 +66,13 @@ func (ix *Index) rebuild(ctx context.Context, tx store.Tx, w store.MPIWriter, pe
 // latest record, then the smallest id, so the record is the same however
 // often it is rebuilt.
 func golden(person string, es []entry, confirmed map[string]bool) fhir.Resource {
-	// Latest first.
+	// Latest first: by when the source last updated the record, then by
+	// when the index took it.
 	es = slices.Clone(es)
 	slices.SortFunc(es, func(a, b entry) int {
+		if c := cmp.Compare(b.rec.Updated, a.rec.Updated); c != 0 {
+			return c
+		}
 		if c := b.Updated.Compare(a.Updated); c != 0 {
 			return c
 		}

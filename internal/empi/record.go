@@ -41,6 +41,9 @@ type Record struct {
 	Address    string
 	Division   string // GB/T 2260 code or the name of the area
 	Postcode   string
+	// Updated is when the source last changed the record (a FHIR instant:
+	// Patient.meta.lastUpdated); the golden record prefers the latest.
+	Updated string `json:",omitempty"`
 }
 
 // prepared is a normalised record: what comparisons and blocking keys read.

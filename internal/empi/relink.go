@@ -162,10 +162,16 @@ func (ix *Index) Relink(ctx context.Context, progress func(phase string, done in
 	}
 	slices.Sort(changed)
 	slices.Sort(retired)
+	confirmed := map[string]bool{}
+	for _, d := range decisions {
+		if d.Status == StatusLinked {
+			confirmed[d.A], confirmed[d.B] = true, true
+		}
+	}
 	for start := 0; start < len(changed); start += relinkBatch / 4 {
 		batch := changed[start:min(start+relinkBatch/4, len(changed))]
 		err := ix.st.UpdateMPI(ctx, func(tx store.Tx, w store.MPIWriter) error {
-			return ix.rebuild(ctx, tx, w, batch...)
+			return ix.rebuildWith(ctx, tx, w, confirmed, batch...)
 		})
 		if err != nil {
 			return nil, err
