@@ -303,9 +303,11 @@ func (ix *Index) candidates(ctx context.Context, r store.MPIReader, id string, k
 	if err != nil {
 		return nil, nil, err
 	}
-	pairs, err := r.MPIPairs(ctx, store.MPIPairQuery{Patient: id})
-	if err != nil {
-		return nil, nil, err
+	var pairs []store.MPIPair
+	if id != "" { // a record not stored ($match) has no decisions
+		if pairs, err = r.MPIPairs(ctx, store.MPIPairQuery{Patient: id}); err != nil {
+			return nil, nil, err
+		}
 	}
 	decided := map[string]string{}
 	var linked []string

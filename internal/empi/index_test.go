@@ -304,6 +304,12 @@ func TestIndexDecisionsAndUnmerge(t *testing.T) {
 			if pm["zw-3"] != "p-zw-3" {
 				t.Fatalf("zw-3 in %s", pm["zw-3"])
 			}
+			// Decisions about stored records do not bend $match of a record
+			// that is not stored.
+			ms, err := ix.Match(ctx, patientRes("", "张伟", "male", "1980-03-15", "", "13800138000", "北京市朝阳区幸福里3号"), 3, true)
+			if err != nil || len(ms) == 0 || ms[0].Person != "p-zw-1" {
+				t.Errorf("match after unmerge: %+v, %v", ms, err)
+			}
 			// The decision holds when zw-3 is updated and when all is relinked.
 			if out, err := ix.Update(ctx, smallRegion[2]); err != nil || out.Person == "p-zw-1" {
 				t.Errorf("update after unmerge: %+v, %v", out, err)
