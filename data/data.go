@@ -2,7 +2,7 @@
 // source, version and licence are listed in SOURCES.md.
 package data
 
-import _ "embed"
+import "embed"
 
 // FHIRR4 is the compact, gzip'd JSON form of the FHIR R4 (4.0.1) definitions,
 // generated from hl7.fhir.r4.core by internal/fhir/spec/gen and read by spec.Load.
@@ -25,3 +25,9 @@ var OpenCCTraditionalToSimplified string
 //
 //go:embed empi-model.json
 var EMPIDefaultModel string
+
+// Terminology holds the code systems, value sets and concept maps HIP
+// ships (package terminology), one FHIR resource per JSON file.
+//
+//go:embed terminology
+var Terminology embed.FS

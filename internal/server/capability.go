@@ -77,6 +77,7 @@ func (s *Server) capabilityStatement() fhir.Resource {
 		if s.cfg.MPI != nil {
 			ops = append(ops, mpiOperations[t]...)
 		}
+		ops = append(ops, terminologyOperations[t]...)
 		resources = append(resources, map[string]any{
 			"type":              t,
 			"profile":           "http://hl7.org/fhir/StructureDefinition/" + t,

@@ -25,6 +25,7 @@ import (
 	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/store"
+	"github.com/hip-platform/hip/internal/terminology"
 )
 
 const basePath = "/fhir"
@@ -60,6 +61,7 @@ type Server struct {
 	log          *slog.Logger
 	capabilities atomic.Pointer[[]byte] // rebuilt when a SearchParameter is added
 	limiter      *rateLimiter           // per principal; nil: unlimited
+	terms        *terminology.Service
 	registry     *prometheus.Registry
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
@@ -86,6 +88,11 @@ func New(cfg Config) (*Server, error) {
 	if sec := cfg.Security; sec != nil && sec.Rate > 0 {
 		s.limiter = newRateLimiter(sec.Rate, sec.Burst)
 	}
+	terms, err := terminology.New(s.findTerminology)
+	if err != nil {
+		return nil, err
+	}
+	s.terms = terms
 	if err := s.refreshCapabilities(); err != nil {
 		return nil, err
 	}
@@ -268,6 +275,8 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		}
 	}
 	switch rt.interaction {
+	case iLookup, iValidateCode, iExpand, iTranslate:
+		return s.terminologyOperation(ctx, req, rt)
 	case iMatch, iReview, iMerge, iUnmerge:
 		agent := "anonymous"
 		if sess != nil {
