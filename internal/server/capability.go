@@ -78,6 +78,7 @@ func (s *Server) capabilityStatement() fhir.Resource {
 			ops = append(ops, mpiOperations[t]...)
 		}
 		ops = append(ops, terminologyOperations[t]...)
+		ops = append(ops, opDef("validate", "Resource-validate"))
 		resources = append(resources, map[string]any{
 			"type":              t,
 			"profile":           "http://hl7.org/fhir/StructureDefinition/" + t,

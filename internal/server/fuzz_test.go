@@ -35,6 +35,8 @@ func FuzzServer(f *testing.F) {
 	f.Add(uint8(1), "/fhir/SearchParameter", "application/fhir+json", []byte(`{"resourceType":"SearchParameter","url":"http://x/sp","name":"x","status":"active","description":"x","code":"x","base":["Patient"],"type":"token","expression":"Patient.gender"}`))
 	f.Add(uint8(1), "/fhir/Patient/$match", "application/fhir+json", []byte(`{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","name":[{"text":"张三"}],"birthDate":"1990-01-01"}},{"name":"count","valueInteger":3},{"name":"onlyCertainMatches","valueBoolean":true}]}`))
 	f.Add(uint8(0), "/fhir/Person/$review?_count=5", "", []byte(nil))
+	f.Add(uint8(1), "/fhir/Patient/$validate?mode=create", "application/fhir+json", []byte(`{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","birthDate":"x"}},{"name":"profile","valueUri":"http://x"}]}`))
+	f.Add(uint8(0), "/fhir/Patient/a/$validate?mode=delete", "", []byte(nil))
 	f.Add(uint8(0), "/fhir/ValueSet/$expand?url=https://hip-platform.github.io/fhir/ValueSet/facility-level&filter=三级&offset=1&count=2", "", []byte(nil))
 	f.Add(uint8(1), "/fhir/CodeSystem/$lookup", "application/fhir+json", []byte(`{"resourceType":"Parameters","parameter":[{"name":"coding","valueCoding":{"system":"https://hip-platform.github.io/fhir/CodeSystem/gb-t-2261-1","code":"1"}}]}`))
 	f.Add(uint8(0), "/fhir/ConceptMap/$translate?url=https://hip-platform.github.io/fhir/ConceptMap/gb-t-2261-1-to-fhir-gender&system=https://hip-platform.github.io/fhir/CodeSystem/gb-t-2261-1&code=9", "", []byte(nil))

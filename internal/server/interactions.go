@@ -107,6 +107,15 @@ func (s *Server) resolve(req *request) (route, error) {
 		}
 		return route{}, notAllowed(req.method, joined)
 	}
+	if r, ok := validateRoute(p); ok && s.defs.IsResourceType(r.typ) {
+		if m != http.MethodPost && (m != http.MethodGet || r.id == "") {
+			return route{}, notAllowed(req.method, joined)
+		}
+		if r.id != "" && !idPattern.MatchString(r.id) {
+			return route{}, fhir.Errorf(fhir.NotFound, "invalid resource id %q", r.id)
+		}
+		return r, nil
+	}
 	if r, ok := terminologyRoute(p); ok {
 		if m != http.MethodGet && m != http.MethodPost {
 			return route{}, notAllowed(req.method, joined)

@@ -276,7 +276,9 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	switch rt.interaction {
 	case iLookup, iValidateCode, iExpand, iTranslate:
-		return s.terminologyOperation(ctx, req, rt)
+		return s.terminologyOperation(ctx, guardReader(sess, s.store), req, rt)
+	case iValidate:
+		return s.validate(ctx, guardReader(sess, s.store), req, rt)
 	case iMatch, iReview, iMerge, iUnmerge:
 		agent := "anonymous"
 		if sess != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/store"
 )
 
 // Terminology operations.
@@ -115,7 +116,7 @@ func (o opParams) int(name string) (int, error) {
 }
 
 // terminologyOperation serves $lookup, $validate-code, $expand and $translate.
-func (s *Server) terminologyOperation(ctx context.Context, req *request, rt route) (*response, error) {
+func (s *Server) terminologyOperation(ctx context.Context, rd store.Reader, req *request, rt route) (*response, error) {
 	body, err := parametersOf(req)
 	if err != nil {
 		return nil, err
@@ -124,7 +125,7 @@ func (s *Server) terminologyOperation(ctx context.Context, req *request, rt rout
 	canonical := o.str("url")
 	if rt.id != "" {
 		// The instance's own url.
-		stored, err := s.store.Read(ctx, rt.typ, rt.id)
+		stored, err := rd.Read(ctx, rt.typ, rt.id)
 		if err != nil {
 			return nil, err
 		}

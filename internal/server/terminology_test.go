@@ -57,3 +57,46 @@ func TestTerminologyOperations(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateOperation(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, backends[0].open(t), 0)
+	base := ts.URL + "/fhir"
+	if status, _, body := call(t, http.MethodPut, base+"/Patient/p1", nil, []byte(`{"resourceType":"Patient","id":"p1","gender":"male"}`)); status >= 300 {
+		t.Fatalf("PUT: %d %s", status, body)
+	}
+	tests := []struct {
+		method, path, body string
+		status             int
+		want               []string
+	}{
+		{"POST", "/Patient/$validate", `{"resourceType":"Patient","birthDate":"1990-13-01"}`, 200, []string{`"severity":"error"`, "Patient.birthDate"}},
+		{"POST", "/Patient/$validate", `{"resourceType":"Patient","gender":"male"}`, 200, []string{`"severity":"information"`, "valid"}},
+		{"POST", "/Patient/$validate", `{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","gender":"nonsense"}},{"name":"mode","valueCode":"create"}]}`, 200, []string{`"severity":"error"`, "Patient.gender"}},
+		{"POST", "/Patient/$validate?profile=http://example.cn/StructureDefinition/cn-patient", `{"resourceType":"Patient"}`, 200, []string{"not known here"}},
+		{"POST", "/Patient/$validate", `{"resourceType":"Observation","status":"final","code":{"text":"x"}}`, 200, []string{"does not match"}},
+		{"POST", "/Patient/$validate", `{not json`, 200, []string{`"severity":"error"`, "malformed JSON"}},
+		{"GET", "/Patient/p1/$validate", "", 200, []string{"valid"}},
+		{"POST", "/Patient/p1/$validate", `{"resourceType":"Patient","id":"p2"}`, 200, []string{"does not match the URL"}},
+		{"GET", "/Patient/p1/$validate?mode=delete", "", 200, []string{"may be deleted"}},
+		{"GET", "/Patient/missing/$validate", "", 404, nil},
+		{"POST", "/Patient/$validate?mode=purge", `{"resourceType":"Patient"}`, 400, nil},
+		{"GET", "/Patient/$validate", "", 405, nil},
+	}
+	for _, tt := range tests {
+		var body []byte
+		if tt.body != "" {
+			body = []byte(tt.body)
+		}
+		status, _, got := call(t, tt.method, base+tt.path, nil, body)
+		if status != tt.status {
+			t.Errorf("%s %s: %d, want %d: %s", tt.method, tt.path, status, tt.status, got)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(string(got), w) {
+				t.Errorf("%s %s: lacks %s: %s", tt.method, tt.path, w, got)
+			}
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/store"
+)
+
+// iValidate is the $validate operation
+// (http://hl7.org/fhir/R4/resource-operation-validate.html).
+const iValidate = "operation-validate"
+
+// validateRoute resolves Type/$validate and Type/{id}/$validate.
+func validateRoute(p []string) (route, bool) {
+	switch {
+	case len(p) == 2 && p[1] == "$validate":
+		return route{typ: p[0], interaction: iValidate}, true
+	case len(p) == 3 && p[2] == "$validate":
+		return route{typ: p[0], id: p[1], interaction: iValidate}, true
+	}
+	return route{}, false
+}
+
+// validate checks a resource without storing it: the body (the resource, or
+// Parameters with resource, mode and profile) or, at instance level with no
+// body, the stored resource. The answer is 200 with an OperationOutcome of
+// the findings, or one information issue when there are none.
+func (s *Server) validate(ctx context.Context, rd store.Reader, req *request, rt route) (*response, error) {
+	var res fhir.Resource
+	mode, profile := req.query.Get("mode"), req.query.Get("profile")
+	if len(req.body) > 0 || req.resource != nil {
+		body := req.resource
+		if body == nil {
+			var err error
+			if body, err = fhir.Parse(req.body); err != nil {
+				return &response{status: http.StatusOK, resource: fhir.OperationOutcome(fhir.AsError(err).Issues...)}, nil
+			}
+		}
+		if body.Type() == "Parameters" && rt.typ != "Parameters" {
+			ps, err := parametersOf(&request{method: http.MethodPost, resource: body})
+			if err != nil {
+				return nil, err
+			}
+			res = ps.resource("resource")
+			if m := ps.str("mode"); m != "" {
+				mode = m
+			}
+			if p := ps.str("profile"); p != "" {
+				profile = p
+			}
+		} else {
+			res = body
+		}
+	}
+	switch mode {
+	case "", "create", "update", "delete":
+	default:
+		return nil, fhir.Errorf(fhir.Invalid, "$validate mode must be create, update or delete, not %q", mode)
+	}
+	if res == nil && rt.id != "" {
+		stored, err := rd.Read(ctx, rt.typ, rt.id)
+		if err != nil {
+			return nil, err
+		}
+		if mode == "delete" {
+			return &response{status: http.StatusOK, resource: fhir.OperationOutcome(fhir.Issue{Severity: "information", Code: "informational",
+				Diagnostics: "可以删除 the resource may be deleted"})}, nil
+		}
+		if res, err = fhir.Parse(stored.Body); err != nil {
+			return nil, err
+		}
+	}
+	if res == nil {
+		return nil, fhir.Errorf(fhir.Invalid, "$validate needs a resource: in the body, or in a Parameters resource parameter")
+	}
+	var issues []fhir.Issue
+	core := "http://hl7.org/fhir/StructureDefinition/" + rt.typ
+	if profile != "" && profile != core {
+		issues = append(issues, fhir.Issue{Severity: "error", Code: "not-supported",
+			Diagnostics: "未知的配置文件 the profile " + profile + " is not known here", Expression: []string{rt.typ}})
+	}
+	if err := s.checkResource(res, rt.typ); err != nil {
+		e := fhir.AsError(err)
+		if e.Code != fhir.Invalid && e.Code != fhir.Unprocessable {
+			return nil, err
+		}
+		issues = append(issues, e.Issues...)
+		if len(e.Issues) == 0 {
+			issues = append(issues, fhir.Issue{Severity: "error", Code: "invalid", Diagnostics: e.Message})
+		}
+	}
+	if rt.id != "" && (mode == "update" || mode == "") {
+		if id := res.ID(); id != "" && id != rt.id {
+			issues = append(issues, fhir.Issue{Severity: "error", Code: "invalid",
+				Diagnostics: "id " + id + " does not match the URL's " + rt.id, Expression: []string{rt.typ + ".id"}})
+		}
+	}
+	if len(issues) == 0 {
+		issues = []fhir.Issue{{Severity: "information", Code: "informational", Diagnostics: "校验通过 the resource is valid"}}
+	}
+	return &response{status: http.StatusOK, resource: fhir.OperationOutcome(issues...)}, nil
+}
