@@ -71,7 +71,9 @@ func TestValidateOperation(t *testing.T) {
 		want               []string
 	}{
 		{"POST", "/Patient/$validate", `{"resourceType":"Patient","birthDate":"1990-13-01"}`, 200, []string{`"severity":"error"`, "Patient.birthDate"}},
-		{"POST", "/Patient/$validate", `{"resourceType":"Patient","gender":"male"}`, 200, []string{`"severity":"information"`, "valid"}},
+		{"POST", "/Patient/$validate", `{"resourceType":"Patient","gender":"male"}`, 200, []string{`"severity":"information"`, "valid", "dom-6"}},
+		{"POST", "/Patient/$validate", `{"resourceType":"Patient","contact":[{"gender":"male"}]}`, 200, []string{`"severity":"error"`, "pat-1", "Patient.contact"}},
+		{"POST", "/Observation/$validate", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"effectivePeriod":{"start":"2020-02-01","end":"2020-01-01"}}`, 200, []string{"per-1", "Observation.effective[x]"}},
 		{"POST", "/Patient/$validate", `{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","gender":"nonsense"}},{"name":"mode","valueCode":"create"}]}`, 200, []string{`"severity":"error"`, "Patient.gender"}},
 		{"POST", "/Patient/$validate?profile=http://example.cn/StructureDefinition/cn-patient", `{"resourceType":"Patient"}`, 200, []string{"not known here"}},
 		{"POST", "/Patient/$validate", `{"resourceType":"Observation","status":"final","code":{"text":"x"}}`, 200, []string{"does not match"}},

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/store"
@@ -81,7 +82,12 @@ func (s *Server) validate(ctx context.Context, rd store.Reader, req *request, rt
 		issues = append(issues, fhir.Issue{Severity: "error", Code: "not-supported",
 			Diagnostics: "未知的配置文件 the profile " + profile + " is not known here", Expression: []string{rt.typ}})
 	}
-	if err := s.checkResource(res, rt.typ); err != nil {
+	if checker, ok := s.validator.(interface {
+		Check(fhir.Resource, bool) []fhir.Issue
+	}); ok && res.Type() == rt.typ {
+		// The full findings: invariants and warnings too.
+		issues = append(issues, checker.Check(res, true)...)
+	} else if err := s.checkResource(res, rt.typ); err != nil {
 		e := fhir.AsError(err)
 		if e.Code != fhir.Invalid && e.Code != fhir.Unprocessable {
 			return nil, err
@@ -97,8 +103,8 @@ func (s *Server) validate(ctx context.Context, rd store.Reader, req *request, rt
 				Diagnostics: "id " + id + " does not match the URL's " + rt.id, Expression: []string{rt.typ + ".id"}})
 		}
 	}
-	if len(issues) == 0 {
-		issues = []fhir.Issue{{Severity: "information", Code: "informational", Diagnostics: "校验通过 the resource is valid"}}
+	if !slices.ContainsFunc(issues, func(is fhir.Issue) bool { return is.Severity == "error" || is.Severity == "fatal" }) {
+		issues = append([]fhir.Issue{{Severity: "information", Code: "informational", Diagnostics: "校验通过 the resource is valid"}}, issues...)
 	}
 	return &response{status: http.StatusOK, resource: fhir.OperationOutcome(issues...)}, nil
 }

@@ -72,6 +72,18 @@ type ElementDef struct {
 	// Modifier is ElementDefinition.isModifier: the element changes the meaning
 	// of its parent, so a reader that drops it misreads the rest.
 	Modifier bool `json:"isModifier,omitempty"`
+	// Constraints are the invariants this type defines on the element (not
+	// those it inherits: each is kept on the type that defines it).
+	Constraints []Constraint `json:"constraints,omitempty"`
+}
+
+// Constraint is an invariant: a FHIRPath expression that must be true of
+// each instance of its element.
+type Constraint struct {
+	Key        string `json:"key"`
+	Severity   string `json:"severity"` // error | warning
+	Human      string `json:"human"`
+	Expression string `json:"expression"`
 }
 
 // Name is the last path segment, e.g. "value[x]".

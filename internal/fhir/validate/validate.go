@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/fhirpath"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 )
 
@@ -24,8 +25,13 @@ const MaxIssues = 100
 // resource once without building paths or strings unless it finds a problem. It is
 // safe for concurrent use.
 type Validator struct {
-	resources map[string]*node // concrete resource type → its root node
-	walkers   sync.Pool        // of *walker
+	resources  map[string]*node // concrete resource type → its root node
+	walkers    sync.Pool        // of *walker
+	model      *fhirpath.Model
+	invariants map[string][]invariant // by resource type
+	// Problems are invariants of the specification the FHIRPath engine
+	// could not compile; they are not checked.
+	Problems []error
 }
 
 // node is an object that can appear in a resource: a resource, a complex type, a
@@ -87,7 +93,8 @@ func New(defs *spec.Definitions) *Validator {
 	for _, p := range b.pending {
 		p.resolve(b)
 	}
-	v := &Validator{resources: map[string]*node{}}
+	v := &Validator{resources: map[string]*node{}, model: fhirpath.NewModel(defs)}
+	v.invariants, v.Problems = buildInvariants(defs)
 	v.walkers.New = func() any { return &walker{v: v} }
 	for _, name := range defs.ResourceTypes() {
 		n := b.nodes[nodeKey(name, name)]
@@ -205,23 +212,39 @@ func examplesOmit(path string) bool {
 	return false
 }
 
-// Resource checks res and returns nil or a *fhir.Error with code Invalid and one
-// issue per problem.
+// Resource checks res structurally (invariants are for $validate until
+// writes can be checked per facility in strict or lenient mode) and returns
+// nil or a *fhir.Error with code Invalid and one issue per finding.
 func (v *Validator) Resource(res fhir.Resource) error {
-	w := v.walkers.Get().(*walker)
-	defer func() {
-		w.issues, w.segs = nil, w.segs[:0]
-		v.walkers.Put(w)
-	}()
-	w.resource(res, true)
-	if len(w.issues) == 0 {
+	issues := v.Check(res, false)
+	first := -1
+	for i, is := range issues {
+		if is.Severity == "error" || is.Severity == "fatal" {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
 		return nil
 	}
-	msg := w.issues[0].Diagnostics
-	if len(w.issues) > 1 {
-		msg = fmt.Sprintf("%s (and %d more issues)", msg, len(w.issues)-1)
+	msg := issues[first].Diagnostics
+	if len(issues) > 1 {
+		msg = fmt.Sprintf("%s (and %d more issues)", msg, len(issues)-1)
 	}
-	return &fhir.Error{Code: fhir.Invalid, Message: "invalid resource: " + msg, Issues: w.issues}
+	return &fhir.Error{Code: fhir.Invalid, Message: "invalid resource: " + msg, Issues: issues}
+}
+
+// Check returns every finding about res, errors and warnings; with
+// invariants, the specification's FHIRPath constraints are evaluated too.
+func (v *Validator) Check(res fhir.Resource, invariants bool) []fhir.Issue {
+	w := v.walkers.Get().(*walker)
+	defer func() {
+		w.issues, w.segs, w.root, w.withInvariants = nil, w.segs[:0], nil, false
+		v.walkers.Put(w)
+	}()
+	w.root, w.withInvariants = res, invariants
+	w.resource(res, true)
+	return w.issues
 }
 
 // walker is the state of one check. Walkers are pooled so that the location stack
@@ -230,6 +253,9 @@ type walker struct {
 	v      *Validator
 	segs   []seg // the location being walked; rendered only for an issue
 	issues []fhir.Issue
+	root   fhir.Resource // the top-level resource: %rootResource
+	// withInvariants evaluates the invariants of each resource met.
+	withInvariants bool
 }
 
 // seg is one step of a location: an element name and, for array items, the index.
@@ -272,6 +298,15 @@ func (w *walker) add(code string, format string, args ...any) {
 	})
 }
 
+// addIssue reports an issue of a severity at an element path.
+func (w *walker) addIssue(severity, code, expression string, format string, args ...any) {
+	if len(w.issues) >= MaxIssues {
+		return
+	}
+	w.issues = append(w.issues, fhir.Issue{Severity: severity, Code: code, Diagnostics: fmt.Sprintf(format, args...),
+		Expression: []string{expression}})
+}
+
 // addAt reports an issue at a child of the current location.
 func (w *walker) addAt(name string, index int, code string, format string, args ...any) {
 	w.push(name, index)
@@ -305,7 +340,12 @@ func (w *walker) resource(obj map[string]any, top bool) {
 	if top {
 		w.segs[len(w.segs)-1].name = rt
 	}
+	before := len(w.issues)
 	w.object(obj, n)
+	if w.withInvariants && len(w.issues) == before {
+		// Invariants assume a structurally sound resource.
+		w.invariants(obj, rt)
+	}
 }
 
 func (w *walker) object(obj map[string]any, n *node) {

@@ -258,6 +258,8 @@ func FuzzValidate(f *testing.F) {
 		`{"resourceType":"Patient","birthDate":"2023-02-30","contained":[{"resourceType":"Patient","_active":[]}]}`,
 		`{"resourceType":"Questionnaire","item":[{"item":[{"item":{}}]}]}`,
 		`{"resourceType":"Parameters","parameter":[{"resource":null,"valueInteger":-0}]}`,
+		`{"resourceType":"Patient","contact":[{"gender":"male"}],"name":[{"period":{"start":"2020","end":"2019-01-01T00:00:00Z"}}]}`,
+		`{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":1,"code":"mg"},"component":[{"code":{"text":"y"}}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -269,6 +271,13 @@ func FuzzValidate(f *testing.F) {
 		}
 		if err := v.Resource(r); err != nil {
 			issuesOf(t, err)
+		}
+		// With the invariants too: the FHIRPath engine must not panic on
+		// whatever a structurally valid resource holds.
+		for _, is := range v.Check(r, true) {
+			if is.Severity == "" || len(is.Expression) == 0 {
+				t.Fatalf("an issue without severity or location: %+v", is)
+			}
 		}
 	})
 }
@@ -285,4 +294,65 @@ func BenchmarkValidate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestInvariants checks the specification's FHIRPath constraints: on the
+// resource, on backbone elements, and on datatypes wherever they occur.
+func TestInvariants(t *testing.T) {
+	t.Parallel()
+	v := newValidator()
+	if len(v.Problems) > 0 {
+		t.Errorf("invariants the engine cannot compile: %v", v.Problems)
+	}
+	tests := []struct {
+		name, json string
+		want       []string // "severity key expression", exactly, warnings included
+	}{
+		{"valid, with narrative", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}}`, nil},
+		{"no narrative: a warning", `{"resourceType":"Patient"}`, []string{"warning dom-6 Patient"}},
+		{"backbone element", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"},"contact":[{"gender":"male"}]}`,
+			[]string{"error pat-1 Patient.contact"}},
+		{"datatype in a datatype", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"},"name":[{"period":{"start":"2020-01-02","end":"2019-01-01"}}]}`,
+			[]string{"error per-1 Patient.name.period"}},
+		{"choice datatype", `{"resourceType":"Observation","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"},"status":"final","code":{"text":"x"},"valueQuantity":{"value":1,"code":"mg"}}`,
+			[]string{"error qty-3 Observation.value[x]"}},
+		{"a contained resource's own invariants (org-1: a name or an identifier)", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"},"contained":[{"resourceType":"Organization","id":"o","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}}],"managingOrganization":{"reference":"#o"}}`,
+			[]string{"error org-1 Organization"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, is := range v.Check(parse(t, tt.json), true) {
+			key, _, _ := strings.Cut(is.Diagnostics, ":")
+			got = append(got, is.Severity+" "+key+" "+strings.Join(is.Expression, ","))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+		// Writes check structure only, until strict and lenient modes exist.
+		if err := v.Resource(parse(t, tt.json)); err != nil {
+			t.Errorf("%s: Resource: %v", tt.name, err)
+		}
+	}
+}
+
+// TestOfficialExamplesInvariants evaluates every invariant on the R4
+// examples: none may fail at error level (any that did would be listed in
+// docs/validation.md with the reason).
+func TestOfficialExamplesInvariants(t *testing.T) {
+	t.Parallel()
+	files := sharedFiles(t, filepath.Join(shared, "fhir", "r4-examples"))
+	v := newValidator()
+	warned, checked := 0, 0
+	for _, f := range files {
+		for _, is := range v.Check(parseFile(t, f), true) {
+			switch is.Severity {
+			case "error", "fatal":
+				t.Errorf("%s: %s: %s", filepath.Base(f), is.Expression, is.Diagnostics)
+			case "warning":
+				warned++
+			}
+		}
+		checked++
+	}
+	t.Logf("evaluated the invariants of %d official examples: no errors, %d warnings", checked, warned)
 }

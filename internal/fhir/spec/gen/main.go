@@ -113,6 +113,13 @@ type elementDefinition struct {
 		Strength string `json:"strength"`
 		ValueSet string `json:"valueSet"`
 	} `json:"binding"`
+	Constraint []struct {
+		Key        string `json:"key"`
+		Severity   string `json:"severity"`
+		Human      string `json:"human"`
+		Expression string `json:"expression"`
+		Source     string `json:"source"`
+	} `json:"constraint"`
 }
 
 type extension struct {
@@ -356,6 +363,16 @@ func convertType(sd *structureDefinition) *spec.TypeDef {
 		if b := e.Binding; b != nil {
 			vs, _, _ := strings.Cut(b.ValueSet, "|")
 			el.Binding = &spec.Binding{Strength: b.Strength, ValueSet: vs}
+		}
+		for _, c := range e.Constraint {
+			// Each invariant is kept where it is defined (its source is this
+			// type): inherited ones (ele-1 on every element, dom-* on every
+			// resource) are checked once, from the type that defines them.
+			src := strings.TrimPrefix(c.Source, sdURLPrefix)
+			if c.Expression == "" || src != "" && src != sd.Type {
+				continue
+			}
+			el.Constraints = append(el.Constraints, spec.Constraint{Key: c.Key, Severity: c.Severity, Human: c.Human, Expression: c.Expression})
 		}
 		t.Elements = append(t.Elements, el)
 	}
