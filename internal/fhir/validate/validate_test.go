@@ -287,12 +287,22 @@ func BenchmarkValidate(b *testing.B) {
 	r := parseFile(b, files[0])
 	v := newValidator()
 	entries, _ := r["entry"].([]any)
-	b.ReportMetric(float64(len(entries)), "resources/bundle")
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := v.Resource(r); err != nil {
-			b.Fatal(err)
+	for _, invariants := range []bool{false, true} {
+		name := "structural"
+		if invariants {
+			name = "invariants"
 		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportMetric(float64(len(entries)), "resources/bundle")
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, is := range v.Check(r, invariants) {
+					if is.Severity == "error" {
+						b.Fatal(is)
+					}
+				}
+			}
+		})
 	}
 }
 
