@@ -16,6 +16,11 @@ type invariant struct {
 	element              string               // the element it is defined on, for messages
 	at                   *fhirpath.Expression // from the resource to the instances; nil: the resource
 	expr                 *fhirpath.Expression
+	// first is the JSON name of the first step of at (a choice element's
+	// prefix when choice is set): most invariants are about elements a
+	// resource does not have, and a map lookup tells without evaluating.
+	first  string
+	choice bool
 }
 
 // Types whose invariants are not checked at every occurrence: ele-1 (every
@@ -53,6 +58,12 @@ func buildInvariants(defs *spec.Definitions) (map[string][]invariant, []error) {
 				if inv.at = compile(spec.Constraint{Key: c.Key, Expression: nav}); inv.at == nil {
 					return
 				}
+				inv.first, _, _ = strings.Cut(nav, ".")
+				// The resource path's first step names a choice element when
+				// it ends in [x]: value[x] is valueQuantity, valueString, …
+				_, rest, _ := strings.Cut(element, ".")
+				step, _, _ := strings.Cut(rest, ".")
+				inv.choice = strings.HasSuffix(step, "[x]")
 			}
 			list = append(list, inv)
 		}
@@ -126,6 +137,9 @@ func (w *walker) invariants(obj map[string]any, rt string) {
 	res := fhir.Resource(obj)
 	env := &fhirpath.Env{Model: w.v.model, Resource: res, RootResource: w.root}
 	for _, inv := range list {
+		if inv.at != nil && !inv.present(obj) {
+			continue
+		}
 		var items fhirpath.Collection
 		if inv.at != nil {
 			var err error
@@ -164,4 +178,23 @@ func (w *walker) invariants(obj map[string]any, rt string) {
 			}
 		}
 	}
+}
+
+// present reports whether obj has the element the invariant's path starts
+// at (its value or, for a primitive, its extensions).
+func (inv *invariant) present(obj map[string]any) bool {
+	if !inv.choice {
+		_, ok := obj[inv.first]
+		if !ok {
+			_, ok = obj["_"+inv.first]
+		}
+		return ok
+	}
+	for k := range obj {
+		k = strings.TrimPrefix(k, "_")
+		if len(k) > len(inv.first) && strings.HasPrefix(k, inv.first) && k[len(inv.first)] >= 'A' && k[len(inv.first)] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
