@@ -245,8 +245,11 @@ func (ix *Index) Update(ctx context.Context, patient fhir.Resource) (*Outcome, e
 		var reviews []Pair
 		for _, s := range ranked {
 			switch {
-			case s.pair.Decision == DecideLink && s.Person == target:
-				out.Links = append(out.Links, s.pair)
+			case target != "" && s.Person == target:
+				// One person now: nothing to review between them.
+				if s.pair.Decision == DecideLink {
+					out.Links = append(out.Links, s.pair)
+				}
 			case s.pair.Decision != "" && decided[s.Patient] == "":
 				// Uncertain, or a link to a second person: a person decides.
 				s.pair.Decision = DecideReview

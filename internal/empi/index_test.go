@@ -268,11 +268,22 @@ func TestIndexIncremental(t *testing.T) {
 					t.Errorf("only certain matches, with the number: %+v", m)
 				}
 			}
+			// A record that links with the person through its ID, though its
+			// birth date contradicts another of the person's records, joins
+			// it with nothing to review inside the person.
+			id1 := smallRegion[0]["identifier"].([]any)[0].(map[string]any)["value"].(string)
+			out, err = ix.Update(ctx, patientRes("zw-4", "张伟", "male", "1981-07-20", id1, "13800138000", "北京市朝阳区幸福里3号"))
+			if err != nil || out.Person != "p-zw-1" {
+				t.Fatalf("zw-4: %+v, %v", out, err)
+			}
+			for _, r := range out.Reviews {
+				t.Errorf("a review inside the person: %s, %s", r.A, r.B)
+			}
 			// A deleted Patient leaves the index; its person is rebuilt.
 			if err := ix.Remove(ctx, "zw-3"); err != nil {
 				t.Fatal(err)
 			}
-			if g := readPerson(t, st, "p-zw-1"); len(g["link"].([]any)) != 2 {
+			if g := readPerson(t, st, "p-zw-1"); len(g["link"].([]any)) != 3 {
 				t.Errorf("after removing zw-3: %v", g["link"])
 			}
 			persons(t, st)
