@@ -20,11 +20,7 @@ func TestTerminologyOperations(t *testing.T) {
 				t.Fatalf("PUT ValueSet: %d %s", status, body)
 			}
 			sex := "https%3A%2F%2Fhip-platform.github.io%2Ffhir%2FCodeSystem%2Fgb-t-2261-1"
-			tests := []struct {
-				method, path, body string
-				status             int
-				want               []string
-			}{
+			tests := []opCase{
 				{"GET", "/CodeSystem/$lookup?system=" + sex + "&code=2", "", 200, []string{`"valueString":"女性"`, `"valueString":"2003"`, `"valueString":"Female"`}},
 				{"POST", "/CodeSystem/$lookup", `{"resourceType":"Parameters","parameter":[{"name":"coding","valueCoding":{"system":"https://hip-platform.github.io/fhir/CodeSystem/gb-t-2261-1","code":"1"}}]}`, 200, []string{`"valueString":"男性"`}},
 				{"GET", "/CodeSystem/$lookup?system=" + sex + "&code=7", "", 404, []string{"not in"}},
@@ -38,22 +34,7 @@ func TestTerminologyOperations(t *testing.T) {
 				{"GET", "/ConceptMap/$translate?url=https%3A%2F%2Fhip-platform.github.io%2Ffhir%2FConceptMap%2Fgb-t-2261-1-to-fhir-gender&system=" + sex + "&code=1", "", 200, []string{`"valueBoolean":true`, `"code":"male"`, `"valueCode":"equivalent"`}},
 				{"DELETE", "/ValueSet/$expand", "", 405, nil},
 			}
-			for _, tt := range tests {
-				var body []byte
-				if tt.body != "" {
-					body = []byte(tt.body)
-				}
-				status, _, got := call(t, tt.method, base+tt.path, nil, body)
-				if status != tt.status {
-					t.Errorf("%s %s: %d, want %d: %s", tt.method, tt.path, status, tt.status, got)
-					continue
-				}
-				for _, w := range tt.want {
-					if !strings.Contains(string(got), w) {
-						t.Errorf("%s %s: lacks %s: %s", tt.method, tt.path, w, got)
-					}
-				}
-			}
+			runOperations(t, base, tests)
 		})
 	}
 }
@@ -65,11 +46,7 @@ func TestValidateOperation(t *testing.T) {
 	if status, _, body := call(t, http.MethodPut, base+"/Patient/p1", nil, []byte(`{"resourceType":"Patient","id":"p1","gender":"male"}`)); status >= 300 {
 		t.Fatalf("PUT: %d %s", status, body)
 	}
-	tests := []struct {
-		method, path, body string
-		status             int
-		want               []string
-	}{
+	tests := []opCase{
 		{"POST", "/Patient/$validate", `{"resourceType":"Patient","birthDate":"1990-13-01"}`, 200, []string{`"severity":"error"`, "Patient.birthDate"}},
 		{"POST", "/Patient/$validate", `{"resourceType":"Patient","gender":"male"}`, 200, []string{`"severity":"information"`, "valid", "dom-6"}},
 		{"POST", "/Patient/$validate", `{"resourceType":"Patient","contact":[{"gender":"male"}]}`, 200, []string{`"severity":"error"`, "pat-1", "Patient.contact"}},
@@ -85,6 +62,19 @@ func TestValidateOperation(t *testing.T) {
 		{"POST", "/Patient/$validate?mode=purge", `{"resourceType":"Patient"}`, 400, nil},
 		{"GET", "/Patient/$validate", "", 405, nil},
 	}
+	runOperations(t, base, tests)
+}
+
+// opCase is one request to an operation and what its answer must hold.
+type opCase struct {
+	method, path, body string
+	status             int
+	want               []string // fragments of the body
+}
+
+// runOperations sends each case to the FHIR base and checks status and body.
+func runOperations(t *testing.T, base string, tests []opCase) {
+	t.Helper()
 	for _, tt := range tests {
 		var body []byte
 		if tt.body != "" {
