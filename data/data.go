@@ -31,3 +31,16 @@ var EMPIDefaultModel string
 //
 //go:embed terminology
 var Terminology embed.FS
+
+// Profiles holds the China core profiles and extension definitions HIP
+// ships (StructureDefinitions, package validate), one JSON file each.
+//
+//go:embed profiles
+var Profiles embed.FS
+
+// UCUMEssence holds the UCUM prefixes and unit atoms, one a line with
+// tab-separated fields (lines starting with # are comments), extracted from
+// ucum-essence.xml by internal/ucum/gen and read by ucum.Validate.
+//
+//go:embed ucum/essence.tsv
+var UCUMEssence string

@@ -22,6 +22,7 @@ import (
 	"github.com/hip-platform/hip/internal/audit"
 	"github.com/hip-platform/hip/internal/auth"
 	"github.com/hip-platform/hip/internal/bench"
+	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/server"
 	"github.com/hip-platform/hip/internal/synth"
 )
@@ -61,8 +62,8 @@ func profile(path string) (stop func(), err error) {
 func benchIngest(args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var bc bench.IngestConfig
-	var url, cpuProfile string
-	var secure bool
+	var url, cpuProfile, mode string
+	var secure, cnProfiles bool
 	err := parseFlags("bench ingest", args, stderr, func(fs *flag.FlagSet) {
 		// Never the platform's own database by default: the run loads hundreds of
 		// thousands of resources.
@@ -76,9 +77,20 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 		fs.BoolVar(&secure, "auth", false, "the in-process server authenticates, authorises and audits, the bundles are posted by a facility system")
 		fs.StringVar(&bc.Token, "token", "", "bearer token for --url")
+		fs.StringVar(&mode, "validation", "strict", "validation mode of the in-process server: strict, lenient or structural (docs/validation.md)")
+		fs.BoolVar(&cnProfiles, "cn-profiles", false, "the in-process server checks every resource against the China core profiles of its type")
 	})
 	if err != nil {
 		return err
+	}
+	cfg.Validation = &validate.Policy{Default: validate.Rules{Mode: validate.Mode(mode)}}
+	switch cfg.Validation.Default.Mode {
+	case validate.Strict, validate.Lenient, validate.Structural:
+	default:
+		return fmt.Errorf("--validation %q: want strict, lenient or structural", mode)
+	}
+	if cnProfiles {
+		cfg.Validation.Default.Profiles = validate.CNProfiles
 	}
 	stopProfile, err := profile(cpuProfile)
 	if err != nil {
@@ -116,7 +128,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 		go hs.Serve(ln)
 		defer hs.Close()
 		url = "http://" + ln.Addr().String() + "/fhir"
-		fmt.Fprintf(stdout, "in-process server on %s over %s (authentication and audit: %v)\n", url, redactDSN(cfg.DB), secure)
+		fmt.Fprintf(stdout, "in-process server on %s over %s (authentication and audit: %v; validation: %s, China core profiles: %v)\n", url, redactDSN(cfg.DB), secure, mode, cnProfiles)
 	}
 	bc.BaseURL = url
 	bc.Progress = stderr

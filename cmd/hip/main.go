@@ -16,6 +16,7 @@ import (
 
 	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/spec"
+	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/redact"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/store/postgres"
@@ -57,6 +58,10 @@ type Config struct {
 	LogLevel     string
 	Security     SecurityConfig
 	EMPIConfig   string // the master patient index's configuration file
+	// ValidationConfig is the validation policy file (modes and profiles
+	// per source facility); Validation, when set, takes its place.
+	ValidationConfig string
+	Validation       *validate.Policy
 }
 
 func main() {
@@ -164,6 +169,8 @@ func (c *Config) flags(fs *flag.FlagSet, withServer bool) {
 	}
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", maxBody, "request body limit in bytes (HIP_MAX_BODY_BYTES)")
 	fs.StringVar(&c.EMPIConfig, "empi-config", env("EMPI_CONFIG"), "master patient index configuration, JSON (docs/empi.md; HIP_EMPI_CONFIG); default: built-in")
+	fs.StringVar(&c.ValidationConfig, "validation-config", env("VALIDATION_CONFIG"),
+		"validation policy: strict, lenient or structural mode and profiles per source facility, JSON (docs/validation.md; HIP_VALIDATION_CONFIG); default: strict, base definitions")
 	c.Security.flags(fs)
 }
 

@@ -54,12 +54,26 @@ func newServer(ctx context.Context, cfg *Config, p *platform, sec *server.Securi
 	if err != nil {
 		return nil, err
 	}
+	validator := validate.New(p.Defs)
+	if len(validator.Problems) > 0 {
+		return nil, fmt.Errorf("validation definitions: %w", errors.Join(validator.Problems...))
+	}
+	policy := cfg.Validation
+	if policy == nil {
+		policy = validate.DefaultPolicy()
+		if cfg.ValidationConfig != "" {
+			if policy, err = validator.LoadPolicy(cfg.ValidationConfig); err != nil {
+				return nil, err
+			}
+		}
+	}
 	srv, err := server.New(server.Config{
 		MPI:          mpi,
 		Security:     sec,
 		Store:        p.Store,
 		Definitions:  p.Defs,
-		Validator:    validate.New(p.Defs),
+		Validator:    validator,
+		Validation:   policy,
 		Indexer:      p.Indexer,
 		Logger:       log,
 		Version:      version(),

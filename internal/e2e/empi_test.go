@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hip-platform/hip/internal/fhir"
 )
 
 // TestEMPILinkFEBRL links FEBRL 4 through the command line as docs/empi.md
@@ -82,7 +84,7 @@ func TestEMPIReviewCommands(t *testing.T) {
 				"address":   []any{map[string]any{"use": "home", "text": "北京市朝阳区幸福里3号"}},
 			}
 			if idNumber != "" {
-				p["identifier"] = []any{map[string]any{"system": "https://hip-platform.github.io/fhir/sid/resident-id", "value": idNumber}}
+				p["identifier"] = []any{map[string]any{"system": fhir.SystemResidentID, "value": idNumber}}
 			}
 			return p
 		}

@@ -74,7 +74,7 @@ func FromPatient(p fhir.Resource) Record {
 		exts, _ := a["extension"].([]any)
 		for _, x := range exts {
 			ext, _ := x.(map[string]any)
-			if str(ext["url"]) != fhir.SystemDivision {
+			if str(ext["url"]) != fhir.ExtDivision {
 				continue
 			}
 			if c, ok := ext["valueCoding"].(map[string]any); ok {

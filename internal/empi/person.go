@@ -127,7 +127,7 @@ func golden(person string, es []entry, confirmed map[string]bool) fhir.Resource 
 			a["postalCode"] = e.rec.Postcode
 		}
 		if isDigits(e.rec.Division) {
-			a["extension"] = []any{map[string]any{"url": fhir.SystemDivision,
+			a["extension"] = []any{map[string]any{"url": fhir.ExtDivision,
 				"valueCoding": map[string]any{"system": fhir.SystemDivision, "code": e.rec.Division}}}
 		}
 		res["address"] = []any{a}

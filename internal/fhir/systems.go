@@ -8,12 +8,16 @@ const (
 	NS = "https://hip-platform.github.io/fhir/"
 
 	// Identifiers.
-	SystemResidentID = NS + "sid/resident-id"          // 居民身份证号码 (GB 11643, 18 digits)
-	SystemHealthCard = NS + "sid/health-card"          // 居民电子健康卡
+	SystemResidentID = "urn:oid:2.16.156.10011.1.3"    // 居民身份证号码 (GB 11643, 18 digits): the national OID (WS/T 500)
+	SystemHealthCard = "urn:oid:2.16.156.10011.1.19"   // 居民健康卡号: the national OID
 	SystemLicense    = NS + "sid/practitioner-license" // 医师/护士/药师执业证书编码
 	SystemOrgCode    = NS + "sid/organization-code"    // 医疗机构执业许可证登记号
 	SystemMRNPrefix  = NS + "sid/mrn/"                 // + Organization id: a facility's local patient number
 	SystemHousehold  = NS + "sid/household"            // 户号
+	SystemUSCC       = NS + "sid/uscc"                 // 统一社会信用代码 (GB 32100, 18 characters)
+
+	// Extensions.
+	ExtDivision = NS + "StructureDefinition/division" // an Address's GB/T 2260 division (valueCoding)
 
 	// Code systems.
 	SystemICD10         = NS + "CodeSystem/icd-10-cn"      // ICD-10 国家临床版 2.0

@@ -85,7 +85,7 @@ func entryError(i int, err error) error {
 
 // parseEntries reads Bundle.entry into requests. Structural problems of an entry are
 // left in entry.err (a batch answers them per entry; a transaction fails on them).
-func (s *Server) parseEntries(b fhir.Resource, base string, pref prefer) ([]*entry, error) {
+func (s *Server) parseEntries(ctx context.Context, b fhir.Resource, base string, pref prefer) ([]*entry, error) {
 	raw, present := b["entry"]
 	if !present {
 		return nil, nil
@@ -169,7 +169,7 @@ func (s *Server) parseEntries(b fhir.Resource, base string, pref prefer) ([]*ent
 		if req.resource != nil && (method == http.MethodPost || method == http.MethodPut) {
 			// Validate before any transaction starts: writers queue for the lock,
 			// so work done outside it is work that runs in parallel.
-			if err := s.checkResource(req.resource, rt.typ); err != nil {
+			if err := s.checkResource(ctx, req, req.resource, rt.typ); err != nil {
 				e.err = entryError(i, err)
 				continue
 			}
@@ -205,7 +205,7 @@ func (s *Server) bundle(ctx context.Context, req *request, info *requestInfo) (*
 	if b.Type() != "Bundle" {
 		return nil, fhir.Errorf(fhir.Invalid, "POST to the base needs a Bundle of type batch or transaction, not %q", b.Type())
 	}
-	entries, err := s.parseEntries(b, req.base, req.prefer)
+	entries, err := s.parseEntries(ctx, b, req.base, req.prefer)
 	if err != nil {
 		return nil, err
 	}
@@ -469,6 +469,9 @@ func responseBundle(typ string, entries []*entry) *response {
 		r := e.resp
 		resp := map[string]any{"status": statusLine(r.status)}
 		item := map[string]any{"response": resp}
+		if len(e.req.findings) > 0 {
+			resp["outcome"] = fhir.OperationOutcome(e.req.findings...)
+		}
 		if r.stored != nil {
 			resp["etag"] = r.etag()
 			resp["lastModified"] = fhir.FormatInstant(r.stored.Updated)

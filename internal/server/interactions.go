@@ -288,12 +288,12 @@ func (s *Server) read(ctx context.Context, rd store.Reader, req *request, rt rou
 }
 
 // parseResource decodes and validates the request's resource, of type typ.
-func (s *Server) parseResource(req *request, typ string) (fhir.Resource, error) {
+func (s *Server) parseResource(ctx context.Context, req *request, typ string) (fhir.Resource, error) {
 	if req.resource != nil {
 		if req.validated {
 			return req.resource, nil
 		}
-		return req.resource, s.checkResource(req.resource, typ)
+		return req.resource, s.checkResource(ctx, req, req.resource, typ)
 	}
 	body := req.body
 	if len(strings.TrimSpace(string(body))) == 0 {
@@ -303,14 +303,16 @@ func (s *Server) parseResource(req *request, typ string) (fhir.Resource, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkResource(res, typ); err != nil {
+	if err := s.checkResource(ctx, req, res, typ); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// checkResource validates res and that it is of type typ.
-func (s *Server) checkResource(res fhir.Resource, typ string) error {
+// checkResource validates res and that it is of type typ, under the rules
+// of the writing facility; findings kept with an accepted resource go to
+// req.findings for the response.
+func (s *Server) checkResource(ctx context.Context, req *request, res fhir.Resource, typ string) error {
 	got, ok := res["resourceType"].(string)
 	if !ok {
 		return &fhir.Error{Code: fhir.Invalid, Message: "resourceType is missing",
@@ -320,9 +322,11 @@ func (s *Server) checkResource(res fhir.Resource, typ string) error {
 		return &fhir.Error{Code: fhir.Invalid, Message: "resourceType does not match the URL",
 			Issues: []fhir.Issue{{Severity: "error", Code: "invalid", Diagnostics: fmt.Sprintf("resourceType %q does not match the type %q in the URL", got, typ), Expression: []string{"resourceType"}}}}
 	}
-	if err := s.validator.Resource(res); err != nil {
+	findings, err := s.validator.Write(ctx, s.venv, res, s.cfg.Validation.For(facilityOf(ctx)))
+	if err != nil {
 		return err
 	}
+	req.findings = findings
 	return s.checkSearchParameter(res)
 }
 
@@ -336,7 +340,7 @@ func newID() string {
 
 // create stores a new resource under id (a new one when id is "").
 func (s *Server) create(ctx context.Context, tx store.Tx, req *request, typ, id string) (*response, error) {
-	res, err := s.parseResource(req, typ)
+	res, err := s.parseResource(ctx, req, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +382,7 @@ func location(r *store.Resource) string {
 }
 
 func (s *Server) update(ctx context.Context, tx store.Tx, req *request, typ, id string) (*response, error) {
-	res, err := s.parseResource(req, typ)
+	res, err := s.parseResource(ctx, req, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -457,7 +461,7 @@ func (s *Server) patch(ctx context.Context, tx store.Tx, req *request, typ, id s
 	if res.ID() != id {
 		return nil, fhir.Errorf(fhir.Unprocessable, "a patch may not change the resource id")
 	}
-	if err := s.checkResource(res, typ); err != nil {
+	if err := s.checkResource(ctx, req, res, typ); err != nil {
 		return nil, err
 	}
 	stored, _, err := tx.Put(ctx, res, store.Precondition{IfMatch: current.Version})
@@ -493,7 +497,7 @@ func (s *Server) conditional(ctx context.Context, tx store.Tx, req *request, rt 
 		}
 		return s.patch(ctx, tx, req, rt.typ, matches[0].ID)
 	}
-	res, err := s.parseResource(req, rt.typ)
+	res, err := s.parseResource(ctx, req, rt.typ)
 	if err != nil {
 		return nil, err
 	}

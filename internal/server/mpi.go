@@ -93,7 +93,28 @@ func (s *Server) indexPatients(ctx context.Context, stored ...*store.Resource) {
 // take effect, Patients are linked.
 func (s *Server) committed(ctx context.Context, stored ...*store.Resource) {
 	s.registerSearchParameters(stored...)
+	s.forgetDefinitions(stored...)
 	s.indexPatients(ctx, stored...)
+}
+
+// forgetDefinitions drops what validation remembers of profiles and value
+// sets that were just written, so the next write is checked against them.
+func (s *Server) forgetDefinitions(stored ...*store.Resource) {
+	for _, r := range stored {
+		if r == nil {
+			continue
+		}
+		switch r.Type {
+		case "StructureDefinition":
+			if res, err := fhir.Parse(r.Body); err == nil {
+				if u, ok := res["url"].(string); ok {
+					s.validator.Forget(u)
+				}
+			}
+		case "CodeSystem", "ValueSet":
+			s.terms.Forget()
+		}
+	}
 }
 
 // mpiOperation serves the index's operations; who may call which is decided

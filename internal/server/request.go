@@ -32,7 +32,8 @@ type request struct {
 	ifNoneMatch string
 	ifModSince  string
 	prefer      prefer
-	entry       int // Bundle entry index, -1 outside bundles
+	entry       int          // Bundle entry index, -1 outside bundles
+	findings    []fhir.Issue // validation findings kept with the resource written
 }
 
 type prefer struct {
@@ -65,6 +66,7 @@ type response struct {
 	stored   *store.Resource
 	location string // relative: Type/id/_history/n
 	created  bool
+	findings []fhir.Issue // validation findings kept with the resource written
 	// contentType, when set, is the media type of raw, written as is
 	// (JSON that is not FHIR, such as the SMART configuration).
 	contentType string

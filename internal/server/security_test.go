@@ -393,7 +393,7 @@ var matrix = []matrixCase{
 	{name: "resident writes a result", who: "res1", method: "POST", path: "/Observation",
 		body: `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}`, status: 403, audited: true},
 	{name: "resident consents for self", who: "res1", method: "POST", path: "/Consent",
-		body:   `{"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],"patient":{"reference":"Patient/p1"}}`,
+		body:   `{"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],"patient":{"reference":"Patient/p1"},"policyRule":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"OPTIN"}]}}`,
 		status: 201, audited: true, patients: []string{"Patient/p1"}},
 	// Consent: p1's resident withholds their records from B, and mental
 	// health records from everyone but the facility that wrote them.
@@ -420,7 +420,7 @@ var matrix = []matrixCase{
 	{name: "the resident sees the glass broken on their record", who: "res1", method: "GET", path: "/AuditEvent?_count=2", status: 200,
 		anyMatches: true, contains: []string{`"code":"ETREAT"`, `"value":"docB"`}, audited: true},
 	{name: "resident consents for another", who: "res1", method: "POST", path: "/Consent",
-		body:   `{"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],"patient":{"reference":"Patient/p2"}}`,
+		body:   `{"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],"patient":{"reference":"Patient/p2"},"policyRule":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"OPTIN"}]}}`,
 		status: 403, audited: true},
 	{name: "resident sees who read their record", who: "res1", method: "GET", path: "/AuditEvent", status: 200, anyMatches: true, audited: true},
 	{name: "resident audit of another", who: "res1", method: "GET", path: "/AuditEvent?patient=Patient/p2", status: 403, audited: true},

@@ -24,23 +24,20 @@ import (
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/search"
 	"github.com/hip-platform/hip/internal/fhir/spec"
+	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/store"
 	"github.com/hip-platform/hip/internal/terminology"
 )
 
 const basePath = "/fhir"
 
-// Validator checks a resource before it is written.
-type Validator interface {
-	Resource(res fhir.Resource) error
-}
-
 // Config are the server's settings.
 type Config struct {
 	Store        store.Store
 	Definitions  *spec.Definitions
-	Validator    Validator
-	Indexer      *search.Indexer // the store's: custom SearchParameters are added to it
+	Validator    *validate.Validator
+	Validation   *validate.Policy // modes and profiles per source facility; nil: strict, base definitions
+	Indexer      *search.Indexer  // the store's: custom SearchParameters are added to it
 	Logger       *slog.Logger
 	Version      string
 	BaseURL      string         // public base URL of the FHIR API; derived from requests when empty
@@ -57,7 +54,8 @@ type Server struct {
 	defs         *spec.Definitions
 	parser       *search.Parser
 	indexer      *search.Indexer
-	validator    Validator
+	validator    *validate.Validator
+	venv         *validate.Env
 	log          *slog.Logger
 	capabilities atomic.Pointer[[]byte] // rebuilt when a SearchParameter is added
 	limiter      *rateLimiter           // per principal; nil: unlimited
@@ -93,6 +91,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.terms = terms
+	s.venv = &validate.Env{Terminology: terms, Find: func(ctx context.Context, url string) (fhir.Resource, error) {
+		return s.findTerminology(ctx, "StructureDefinition", url)
+	}}
 	if err := s.refreshCapabilities(); err != nil {
 		return nil, err
 	}
@@ -257,6 +258,7 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			return nil, err
 		}
 		info.session = sess
+		ctx = withFacility(ctx, principal.Facility)
 		if rt.typ == "AuditEvent" {
 			return s.auditEvents(ctx, req, rt, sess)
 		}
@@ -304,8 +306,22 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	if err == nil {
 		s.committed(ctx, resp.stored)
+		resp.findings = req.findings
 	}
 	return resp, err
+}
+
+type facilityKey struct{}
+
+// withFacility notes the Organization the writing principal belongs to:
+// validation rules are chosen per source facility.
+func withFacility(ctx context.Context, facility string) context.Context {
+	return context.WithValue(ctx, facilityKey{}, facility)
+}
+
+func facilityOf(ctx context.Context) string {
+	f, _ := ctx.Value(facilityKey{}).(string)
+	return f
 }
 
 func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *response) {
@@ -328,8 +344,8 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *res
 			w.WriteHeader(resp.status)
 			return
 		case "OperationOutcome":
-			writeJSON(w, r, resp.status, fhir.OperationOutcome(fhir.Issue{Severity: "information", Code: "informational",
-				Diagnostics: "stored " + resp.location}))
+			writeJSON(w, r, resp.status, fhir.OperationOutcome(append([]fhir.Issue{{Severity: "information", Code: "informational",
+				Diagnostics: "stored " + resp.location}}, resp.findings...)...))
 			return
 		}
 	}

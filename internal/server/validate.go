@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -77,25 +78,15 @@ func (s *Server) validate(ctx context.Context, rd store.Reader, req *request, rt
 		return nil, fhir.Errorf(fhir.Invalid, "$validate needs a resource: in the body, or in a Parameters resource parameter")
 	}
 	var issues []fhir.Issue
-	core := "http://hl7.org/fhir/StructureDefinition/" + rt.typ
-	if profile != "" && profile != core {
-		issues = append(issues, fhir.Issue{Severity: "error", Code: "not-supported",
-			Diagnostics: "未知的配置文件 the profile " + profile + " is not known here", Expression: []string{rt.typ}})
-	}
-	if checker, ok := s.validator.(interface {
-		Check(fhir.Resource, bool) []fhir.Issue
-	}); ok && res.Type() == rt.typ {
-		// The full findings: invariants and warnings too.
-		issues = append(issues, checker.Check(res, true)...)
-	} else if err := s.checkResource(res, rt.typ); err != nil {
-		e := fhir.AsError(err)
-		if e.Code != fhir.Invalid && e.Code != fhir.Unprocessable {
-			return nil, err
+	if got := res.Type(); got != rt.typ {
+		issues = append(issues, fhir.Issue{Severity: "error", Code: "invalid",
+			Diagnostics: fmt.Sprintf("resourceType %q does not match the type %q in the URL", got, rt.typ), Expression: []string{"resourceType"}})
+	} else {
+		var profiles []string
+		if profile != "" {
+			profiles = []string{profile}
 		}
-		issues = append(issues, e.Issues...)
-		if len(e.Issues) == 0 {
-			issues = append(issues, fhir.Issue{Severity: "error", Code: "invalid", Diagnostics: e.Message})
-		}
+		issues = append(issues, s.validator.Validate(ctx, s.venv, res, profiles)...)
 	}
 	if rt.id != "" && (mode == "update" || mode == "") {
 		if id := res.ID(); id != "" && id != rt.id {

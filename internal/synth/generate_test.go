@@ -14,6 +14,7 @@ import (
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
+	"github.com/hip-platform/hip/internal/uscc"
 )
 
 var loadDefs = sync.OnceValues(spec.Load)
@@ -262,6 +263,109 @@ func TestGroundTruthInOutput(t *testing.T) {
 	_, none := region(t, Config{Seed: 5, Residents: 500})
 	if len(none.Duplicates)+len(none.Outbreaks)+len(none.Fraud)+len(none.Shortages)+len(none.PriceAnomalies) != 0 {
 		t.Errorf("scenarios switched off still injected ground truth")
+	}
+}
+
+// The region's division CodeSystem comes first and holds every division code
+// the output writes: address extensions (with the same display), the division
+// part of every 统一社会信用代码 and of every resident's 身份证 number.
+func TestDivisionCodeSystemCoversTheOutput(t *testing.T) {
+	t.Parallel()
+	out, m := region(t, Config{Seed: 3, Residents: 1500, Scenarios: AllScenarios()})
+	if m.Counts["CodeSystem"] != 1 || out[0].Type() != "CodeSystem" || out[0]["url"] != fhir.SystemDivision {
+		t.Fatalf("want one CodeSystem of %s, emitted first; counts %v, first %s", fhir.SystemDivision, m.Counts, out[0].Type())
+	}
+	display := map[string]string{}
+	var walk func(list any, parent string)
+	walk = func(list any, parent string) {
+		for _, x := range list.([]any) {
+			c := x.(map[string]any)
+			code, name := c["code"].(string), c["display"].(string)
+			if _, dup := display[code]; dup || name == "" {
+				t.Errorf("concept %s %q repeated or without display", code, name)
+			}
+			// A GB/T 2260 code extends its parent's without the parent's
+			// trailing zero pairs (990000 → 99, 990100 → 9901).
+			prefix := parent
+			for len(prefix) > 2 && len(prefix) <= 6 && strings.HasSuffix(prefix, "00") {
+				prefix = prefix[:len(prefix)-2]
+			}
+			if parent == "" && len(code) != 6 || parent != "" && (!strings.HasPrefix(code, prefix) || len(code) <= len(prefix)) {
+				t.Errorf("concept %s is no part of %s", code, parent)
+			}
+			display[code] = name
+			if sub, ok := c["concept"]; ok {
+				walk(sub, code)
+			}
+		}
+	}
+	walk(out[0]["concept"], "")
+
+	var codings, orgs, ids int
+	usccs := map[string]string{}
+	var find func(v any)
+	find = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["url"] == fhir.ExtDivision {
+				c := x["valueCoding"].(map[string]any)
+				if c["system"] != fhir.SystemDivision || display[c["code"].(string)] != c["display"] {
+					t.Errorf("division coding %v: the CodeSystem has %q", c, display[c["code"].(string)])
+				}
+				codings++
+			}
+			for _, e := range x {
+				find(e)
+			}
+		case []any:
+			for _, e := range x {
+				find(e)
+			}
+		}
+	}
+	for _, res := range out[1:] {
+		find(map[string]any(res))
+		var list []any
+		if l, ok := res["identifier"].([]any); ok {
+			list = l
+		}
+		switch {
+		case res.Type() == "Organization":
+			orgs++
+			n := 0
+			for _, x := range list {
+				id := x.(map[string]any)
+				if id["system"] != fhir.SystemUSCC {
+					continue
+				}
+				n++
+				code, _ := id["value"].(string)
+				if !uscc.Valid(code) || id["use"] != "official" || display[code[2:8]] == "" {
+					t.Errorf("%s: 统一社会信用代码 %v invalid, not official or of a division not in the CodeSystem", res.ID(), id)
+					continue
+				}
+				if other, dup := usccs[code]; dup {
+					t.Errorf("%s and %s share %s", res.ID(), other, code)
+				}
+				usccs[code] = res.ID()
+			}
+			if n != 1 {
+				t.Errorf("%s: %d 统一社会信用代码, want 1", res.ID(), n)
+			}
+		case res.Type() == "Patient" && !strings.Contains(res.ID(), "-d"): // a resident's own record, not a duplicate with variants
+			for _, x := range list {
+				id := x.(map[string]any)
+				if v, _ := id["value"].(string); id["system"] == fhir.SystemResidentID {
+					if display[v[:6]] == "" {
+						t.Errorf("%s: 身份证 division %s not in the CodeSystem", res.ID(), v[:6])
+					}
+					ids++
+				}
+			}
+		}
+	}
+	if codings == 0 || orgs == 0 || ids == 0 {
+		t.Errorf("checked %d division codings, %d Organizations, %d ID numbers", codings, orgs, ids)
 	}
 }
 

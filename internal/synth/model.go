@@ -41,8 +41,9 @@ func AllScenarios() Scenarios { return Scenarios{true, true, true, true, true} }
 // End is the day after the care period.
 func (c Config) End() time.Time { return c.Start.AddDate(c.Years, 0, 0) }
 
-// Division is an administrative division with a GB/T 2260-style code: 2 digits
-// province, 4 city, 6 county, 9 township, 12 village/community (statistical code).
+// Division is an administrative division with a GB/T 2260-style code: 6 digits
+// for province (990000), city (990100) and county, 9 township, 12
+// village/community (statistical codes).
 type Division struct {
 	Code   string
 	Name   string
@@ -236,6 +237,7 @@ type Region struct {
 	Villages               []*Division // 村 and 社区, in township order
 	Facilities             []*Facility // every facility, in a fixed order
 	byKind                 map[FacilityKind][]*Facility
+	uscc                   map[string]string    // Organization id → 统一社会信用代码
 	centreOf               map[string]*Facility // township code → its township or community centre
 	clinicOf               map[string]*Facility // village code → its village clinic or community centre
 }

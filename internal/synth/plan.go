@@ -198,8 +198,9 @@ func newPlan(rg *Region, cfg Config) *Plan {
 	}
 	p.distrib = fhir.Resource{
 		"resourceType": "Organization",
-		"id":           "org-distributor",
+		"id":           distributorID,
 		"active":       true,
+		"identifier":   []any{rg.usccIdentifier(distributorID)},
 		"type": []any{concept("http://terminology.hl7.org/CodeSystem/organization-type", "bus",
 			"Non-Healthcare Business or Corporation")},
 		"name": countyName(rg) + "医药配送有限公司",

@@ -248,7 +248,7 @@ func (r *Resident) record(id string, f *Facility) fhir.Resource {
 		"gender":     r.Sex,
 		"birthDate":  r.BirthDate.Format(time.DateOnly),
 		"address": []any{map[string]any{
-			"extension": []any{map[string]any{"url": fhir.SystemDivision,
+			"extension": []any{map[string]any{"url": fhir.ExtDivision,
 				"valueCoding": coding(fhir.SystemDivision, r.Village.Code, r.Village.Name)}},
 			"use": "home", "type": "physical", "text": r.Address,
 			"line":     []any{town.Name, r.Village.Name, r.house()},

@@ -3,17 +3,21 @@ package synth
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/uscc"
 )
 
-// The region's fixed codes. Province code 99 is not assigned in GB/T 2260 (the
-// codes in use run 11–82), so no generated code can collide with a real division.
+// The region's fixed codes, 6 digits as in GB/T 2260. Province code 99 is not
+// assigned in GB/T 2260 (the codes in use run 11–82), so no generated code can
+// collide with a real division.
 const (
-	provinceCode = "99"
-	cityCode     = "9901"
+	provinceCode = "990000"
+	cityCode     = "990100"
 	countyCode   = "990121"
 
 	// PayerID is the Organization of the county healthcare security bureau
@@ -21,11 +25,17 @@ const (
 	PayerID = "org-hsa-" + countyCode
 	// commissionID is the county health commission (县卫生健康委员会).
 	commissionID = "org-hc-" + countyCode
+	// distributorID is the pharmaceutical distributor of procurement (plan.go).
+	distributorID = "org-distributor"
 )
 
 // neighbourCounties are fictional county codes of the same fictional city, where
-// residents born elsewhere had their birth registered.
-var neighbourCounties = []string{"990102", "990103", "990122", "990123"}
+// residents born elsewhere had their birth registered; neighbourNames names them
+// in the region's division CodeSystem, as their codes are in 身份证 numbers.
+var (
+	neighbourCounties = []string{"990102", "990103", "990122", "990123"}
+	neighbourNames    = map[string]string{"990102": "望东区", "990103": "望西区", "990122": "宁澄县", "990123": "岳峰县"}
+)
 
 // Place-name syllables: fictional names are drawn from these pairs.
 var (
@@ -94,7 +104,70 @@ func newRegion(seed uint64, residents int) *Region {
 		}
 	}
 	b.facilities(residents)
+	rg.uscc = issueUSCC(seed, rg)
 	return rg
+}
+
+// usccKind is the registration authority and organisation type (GB 32100
+// positions 1–2) of a facility: public hospitals, centres and the CDC are
+// 事业单位 (12, registered by 机构编制); village clinics, taken as run by their
+// village doctors, 民办非企业单位 (52, 民政); pharmacies enterprises (91, 工商).
+func usccKind(f *Facility) string {
+	switch f.Kind {
+	case VillageClinic:
+		return "52"
+	case Pharmacy:
+		return "91"
+	}
+	return "12"
+}
+
+// issueUSCC gives every Organization of the region a 统一社会信用代码 of the
+// county, unique in the region, keyed by Organization id: the health commission
+// and the healthcare security bureau are 机关 (11), the distributor an
+// enterprise (91). The organisation codes of public bodies are 8 digits as
+// assigned before 2015; those of enterprises and 民政 registrations start MA and
+// MJ as newly assigned ones do. Its own random stream keeps every other draw of
+// the region as it was.
+func issueUSCC(seed uint64, rg *Region) map[string]string {
+	r := rng(seed, "uscc", 0)
+	out := map[string]string{}
+	issued := map[string]bool{}
+	issue := func(id, kind string) {
+		prefix := map[string]string{"91": "MA", "52": "MJ"}[kind]
+		for {
+			body := []byte(prefix)
+			for len(body) < 8 {
+				if prefix == "" {
+					body = append(body, byte('0'+r.IntN(10)))
+				} else {
+					body = append(body, uscc.Alphabet[r.IntN(len(uscc.Alphabet))])
+				}
+			}
+			code := uscc.New(kind, countyCode, string(body))
+			if !issued[code] {
+				issued[code] = true
+				out[id] = code
+				return
+			}
+		}
+	}
+	issue(commissionID, "11")
+	issue(PayerID, "11")
+	for _, f := range rg.Facilities {
+		issue(f.ID, usccKind(f))
+	}
+	issue(distributorID, "91")
+	return out
+}
+
+// usccIdentifier is an Organization's 统一社会信用代码 identifier.
+func (rg *Region) usccIdentifier(id string) map[string]any {
+	code, ok := rg.uscc[id]
+	if !ok {
+		panic("synth: no 统一社会信用代码 issued to " + id)
+	}
+	return map[string]any{"use": "official", "system": fhir.SystemUSCC, "value": code}
 }
 
 // surnameRunes are the 30 most common surnames, for 王家村-style village names.
@@ -397,7 +470,7 @@ func divisionAddress(rg *Region, d *Division, line ...string) map[string]any {
 		lines = append(lines, l)
 	}
 	return map[string]any{
-		"extension": []any{map[string]any{"url": fhir.SystemDivision,
+		"extension": []any{map[string]any{"url": fhir.ExtDivision,
 			"valueCoding": coding(fhir.SystemDivision, d.Code, d.Name)}},
 		"use": "work", "type": "physical", "text": text, "line": lines,
 		"district": rg.County.Name, "city": rg.City.Name, "state": rg.Province.Name, "country": "CN",
@@ -425,24 +498,29 @@ var kindNames = map[FacilityKind]string{
 	CommunityCentre: "社区卫生服务中心", VillageClinic: "村卫生室", Pharmacy: "零售药店", CDC: "疾病预防控制中心",
 }
 
-// resources are the region's Organizations, Locations, HealthcareServices,
 // locationID is the id of a facility's Location.
 func locationID(f *Facility) string { return f.ID + "-loc" }
 
-// Practitioners and PractitionerRoles, in a fixed order.
+// resources are the region's division CodeSystem (first, so that an import
+// has the codes before the addresses that use them), Organizations,
+// Locations, HealthcareServices, Practitioners and PractitionerRoles, in a
+// fixed order.
 func (rg *Region) resources() []fhir.Resource {
 	govt := "http://terminology.hl7.org/CodeSystem/organization-type"
 	out := []fhir.Resource{
+		rg.divisionCodeSystem(),
 		{"resourceType": "Organization", "id": commissionID, "active": true,
-			"type": []any{concept(govt, "govt", "Government")},
-			"name": rg.County.Name + "卫生健康委员会", "address": []any{divisionAddress(rg, rg.Townships[0])}},
+			"identifier": []any{rg.usccIdentifier(commissionID)},
+			"type":       []any{concept(govt, "govt", "Government")},
+			"name":       rg.County.Name + "卫生健康委员会", "address": []any{divisionAddress(rg, rg.Townships[0])}},
 		{"resourceType": "Organization", "id": PayerID, "active": true,
-			"type": []any{concept(govt, "pay", "Payer")},
-			"name": rg.County.Name + "医疗保障局", "address": []any{divisionAddress(rg, rg.Townships[0])}},
+			"identifier": []any{rg.usccIdentifier(PayerID)},
+			"type":       []any{concept(govt, "pay", "Payer")},
+			"name":       rg.County.Name + "医疗保障局", "address": []any{divisionAddress(rg, rg.Townships[0])}},
 	}
 	for i, f := range rg.Facilities {
 		org := fhir.Resource{"resourceType": "Organization", "id": f.ID, "active": true, "name": f.Name,
-			"identifier": []any{map[string]any{"system": fhir.SystemOrgCode, "value": orgCode(i)}},
+			"identifier": []any{rg.usccIdentifier(f.ID), map[string]any{"system": fhir.SystemOrgCode, "value": orgCode(i)}},
 			"type": []any{
 				map[string]any{"coding": []any{coding(fhir.SystemFacilityKind, string(f.Kind), kindNames[f.Kind]), levelCoding(f)},
 					"text": kindNames[f.Kind]},
@@ -469,6 +547,55 @@ func (rg *Region) resources() []fhir.Resource {
 		}
 	}
 	return out
+}
+
+// divisionCodeSystem is the region's GB/T 2260 table: the province, its city,
+// the county and its neighbours (whose codes are in 身份证 numbers), and the
+// county's townships and villages with their statistical codes, nested as in
+// the shipped CodeSystem-gb-t-2260.json. It has the shipped table's url: a
+// region publishes its province this way, and a stored CodeSystem takes
+// precedence over the shipped one.
+func (rg *Region) divisionCodeSystem() fhir.Resource {
+	node := func(d *Division, children []any) map[string]any {
+		c := map[string]any{"code": d.Code, "display": d.Name}
+		if len(children) > 0 {
+			c["concept"] = children
+		}
+		return c
+	}
+	villagesOf := map[*Division][]any{}
+	for _, v := range rg.Villages {
+		villagesOf[v.Parent] = append(villagesOf[v.Parent], node(v, nil))
+	}
+	// Townships in code order (乡 and 镇 codes interleave as they are drawn).
+	towns := slices.SortedFunc(slices.Values(rg.Townships), func(a, b *Division) int { return strings.Compare(a.Code, b.Code) })
+	var townships []any
+	for _, t := range towns {
+		townships = append(townships, node(t, villagesOf[t]))
+	}
+	counties := []any{node(rg.County, townships)}
+	for _, code := range neighbourCounties {
+		counties = append(counties, map[string]any{"code": code, "display": neighbourNames[code]})
+	}
+	slices.SortFunc(counties, func(a, b any) int {
+		return strings.Compare(a.(map[string]any)["code"].(string), b.(map[string]any)["code"].(string))
+	})
+	return fhir.Resource{
+		"resourceType":     "CodeSystem",
+		"id":               "gb-t-2260-" + provinceCode,
+		"url":              fhir.SystemDivision,
+		"name":             "GBT2260DivisionSynthetic",
+		"title":            "GB/T 2260 行政区划代码：" + rg.Province.Name + "（合成数据）",
+		"status":           "active",
+		"experimental":     true,
+		"content":          "fragment", // the url is all of China's divisions: a code not here is unknown, not wrong
+		"caseSensitive":    true,
+		"hierarchyMeaning": "part-of",
+		"description": "合成区域" + rg.Province.Name + "的行政区划代码：省、市、县为 GB/T 2260 六位代码，乡镇、街道为 9 位，村、社区为 12 位统计用区划代码。" +
+			"Generated by HIP's synthetic region generator: province code 99 is not assigned in GB/T 2260, so every code and name here is fictional. " +
+			"Stored, it takes the place of the shipped GB/T 2260 table (Beijing) for this region.",
+		"concept": []any{node(rg.Province, []any{node(rg.City, counties)})},
+	}
 }
 
 // orgCode is a fictional 医疗机构执业许可证登记号-like code: the county code, a

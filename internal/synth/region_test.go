@@ -8,6 +8,7 @@ import (
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
+	"github.com/hip-platform/hip/internal/uscc"
 )
 
 var (
@@ -129,5 +130,30 @@ func TestLicenceNumbers(t *testing.T) {
 			}
 			seen[p.LicenseNo] = true
 		}
+	}
+}
+
+// Every Organization of even a large region has its own valid 统一社会信用代码
+// of the county, with the authority and type of its kind.
+func TestUSCCUnique(t *testing.T) {
+	t.Parallel()
+	rg := newRegion(1, 1000000)
+	want := map[string]string{commissionID: "11", PayerID: "11", distributorID: "91"}
+	for _, f := range rg.Facilities {
+		want[f.ID] = usccKind(f)
+	}
+	if len(rg.uscc) != len(want) {
+		t.Errorf("%d codes issued for %d Organizations", len(rg.uscc), len(want))
+	}
+	seen := map[string]string{}
+	for id, kind := range want {
+		code := rg.uscc[id]
+		if !uscc.Valid(code) || code[:2] != kind || code[2:8] != countyCode {
+			t.Errorf("%s: 统一社会信用代码 %q, want a valid code starting %s%s", id, code, kind, countyCode)
+		}
+		if other, dup := seen[code]; dup {
+			t.Errorf("%s and %s share %s", id, other, code)
+		}
+		seen[code] = id
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hip-platform/hip/data"
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/validate"
 )
 
 // Finder returns the stored resource of a type (CodeSystem, ValueSet or
@@ -27,6 +28,7 @@ type Finder func(ctx context.Context, typ, url string) (fhir.Resource, error)
 type Service struct {
 	shipped map[string]fhir.Resource // "Type|url" → resource
 	find    Finder
+	cache   checkCache // of CheckCode
 }
 
 // New builds a service over the shipped tables and, when find is set, the
@@ -282,19 +284,21 @@ func (s *Service) ValidateCode(ctx context.Context, valueSet, system, code, disp
 		}
 		v.Result, v.Display = true, c.Display
 	} else {
-		exp, err := s.expandAll(ctx, valueSet)
+		status, msg, err := s.CheckCode(ctx, valueSet, system, code)
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range exp {
-			if c.Code == code && (system == "" || c.System == system) {
-				v.Result, v.Display = true, c.Display
-				break
-			}
-		}
-		if !v.Result {
-			v.Message = fmt.Sprintf("代码不在值集中 code %q%s is not in the value set %s", code, inSystem(system), valueSet)
+		if status != validate.CodeValid {
+			v.Message = msg
 			return v, nil
+		}
+		v.Result = true
+		if system != "" && system != SystemUCUM {
+			if cs, err := s.cachedCodeSystem(ctx, system); err == nil && cs != nil {
+				if c := cs.concept(code); c != nil {
+					v.Display = c.Display
+				}
+			}
 		}
 	}
 	if display != "" && v.Display != "" && display != v.Display {
@@ -455,6 +459,9 @@ func (s *Service) component(ctx context.Context, v any, visiting map[string]bool
 	inc, _ := v.(map[string]any)
 	system, _ := inc["system"].(string)
 	var codes []Coding
+	if system == SystemUCUM {
+		return nil, fhir.Errorf(fhir.NotSupported, "UCUM is a grammar: its codes cannot be listed, $validate-code checks one")
+	}
 	if system != "" {
 		cs, err := s.codeSystem(ctx, system)
 		if err != nil {

@@ -74,6 +74,10 @@ func systemTypeName(v any) string {
 			return "Integer"
 		}
 		return "Decimal"
+	case float64:
+		return "Decimal"
+	case int:
+		return "Integer"
 	}
 	return "Any"
 }
@@ -450,6 +454,13 @@ func (q Quantity) String() string {
 
 // toSystem converts an item to its System value (see Item.System).
 func toSystem(it Item) any {
+	// Resources built in Go (not parsed) hold Go numbers.
+	switch n := it.Value.(type) {
+	case float64:
+		it.Value = json.Number(strconv.FormatFloat(n, 'f', -1, 64))
+	case int:
+		it.Value = json.Number(strconv.Itoa(n))
+	}
 	if it.typ == nil {
 		if n, ok := it.Value.(json.Number); ok {
 			return numberValue(n)

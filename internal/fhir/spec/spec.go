@@ -35,6 +35,7 @@ type File struct {
 	SearchParams []*SearchParam    `json:"searchParams"`
 	Compartments []*CompartmentDef `json:"compartments"`
 	ValueSets    []*ValueSet       `json:"valueSets"`
+	Extensions   []*ExtensionDef   `json:"extensions"`
 }
 
 // TypeDef is a resource, complex or primitive type (a StructureDefinition of
@@ -106,6 +107,14 @@ type TypeRef struct {
 type Binding struct {
 	Strength string `json:"strength"`
 	ValueSet string `json:"valueSet,omitempty"` // canonical URL without version
+}
+
+// ExtensionDef is an extension the specification defines
+// (StructureDefinition-*.json of type Extension).
+type ExtensionDef struct {
+	URL      string   `json:"url"`
+	Contexts []string `json:"contexts,omitempty"` // where it may be used (element paths)
+	Types    []string `json:"types,omitempty"`    // its value's types; none: nested extensions only
 }
 
 // SearchParam is one SearchParameter.
@@ -201,6 +210,7 @@ type Definitions struct {
 	paramByURL    map[string]*SearchParam
 	compartments  map[string]*CompartmentDef
 	valueSets     map[string]*ValueSet
+	extensions    map[string]*ExtensionDef
 }
 
 // Load decodes the embedded definitions and indexes them.
@@ -249,6 +259,10 @@ func newDefinitions(f *File) (*Definitions, error) {
 		paramByURL:   make(map[string]*SearchParam, len(f.SearchParams)),
 		compartments: make(map[string]*CompartmentDef, len(f.Compartments)),
 		valueSets:    make(map[string]*ValueSet, len(f.ValueSets)),
+		extensions:   make(map[string]*ExtensionDef, len(f.Extensions)),
+	}
+	for _, x := range f.Extensions {
+		d.extensions[x.URL] = x
 	}
 	for _, t := range f.Types {
 		t.byPath = make(map[string]*ElementDef, len(t.Elements))
@@ -364,3 +378,6 @@ func (d *Definitions) Compartment(code string) *CompartmentDef { return d.compar
 // ValueSet returns the expansion of a value set used by a required binding (URL
 // without version), or nil when the definitions hold none.
 func (d *Definitions) ValueSet(url string) *ValueSet { return d.valueSets[url] }
+
+// Extension returns the specification's definition of an extension, or nil.
+func (d *Definitions) Extension(url string) *ExtensionDef { return d.extensions[url] }

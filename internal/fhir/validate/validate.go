@@ -1,12 +1,14 @@
-// Package validate checks resources against the FHIR R4 structure definitions:
-// known elements, JSON shapes, primitive values, cardinality and required bindings.
-// It does not evaluate FHIRPath invariants or profiles.
+// Package validate checks resources against the FHIR R4 structure definitions
+// (known elements, JSON shapes, primitive values, cardinality, required
+// bindings, the specification's FHIRPath invariants, extensions) and against
+// profiles: the shipped China core profiles and those clients store.
 package validate
 
 import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +31,9 @@ type Validator struct {
 	walkers    sync.Pool        // of *walker
 	model      *fhirpath.Model
 	invariants map[string][]invariant // by resource type
+	defs       *spec.Definitions
+	shipped    map[string]*Profile // data/profiles, by URL
+	stored     sync.Map            // URL → *cachedProfile
 	// Problems are invariants of the specification the FHIRPath engine
 	// could not compile; they are not checked.
 	Problems []error
@@ -57,6 +62,7 @@ type field struct {
 	choice   int        // choice element number within the node; 0 if none
 	valueSet *spec.ValueSet
 	coded    codedKind // how the required value set applies
+	targets  []string  // a Reference's allowed target types; nil: any
 }
 
 type codedKind uint8
@@ -93,8 +99,9 @@ func New(defs *spec.Definitions) *Validator {
 	for _, p := range b.pending {
 		p.resolve(b)
 	}
-	v := &Validator{resources: map[string]*node{}, model: fhirpath.NewModel(defs)}
+	v := &Validator{resources: map[string]*node{}, model: fhirpath.NewModel(defs), defs: defs, shipped: map[string]*Profile{}}
 	v.invariants, v.Problems = buildInvariants(defs)
+	v.loadShipped()
 	v.walkers.New = func() any { return &walker{v: v} }
 	for _, name := range defs.ResourceTypes() {
 		n := b.nodes[nodeKey(name, name)]
@@ -177,6 +184,9 @@ func (b *builder) addType(t *spec.TypeDef) {
 				f.resource = true
 			default:
 				b.pending = append(b.pending, pendingChild{f: f, typ: t.Name, path: target, typeCode: tr.Code})
+				if tr.Code == "Reference" && len(tr.Targets) > 0 && !slices.Contains(tr.Targets, "Resource") {
+					f.targets = tr.Targets
+				}
 			}
 			if bd := e.Binding; bd != nil && bd.Strength == spec.BindingRequired {
 				if vs := b.defs.ValueSet(bd.ValueSet); vs != nil && vs.Enumerable {
@@ -212,18 +222,12 @@ func examplesOmit(path string) bool {
 	return false
 }
 
-// Resource checks res structurally (invariants are for $validate until
-// writes can be checked per facility in strict or lenient mode) and returns
-// nil or a *fhir.Error with code Invalid and one issue per finding.
+// Resource checks res structurally (Write adds invariants, extensions and
+// profiles under a policy) and returns nil or a *fhir.Error with code
+// Invalid and one issue per finding.
 func (v *Validator) Resource(res fhir.Resource) error {
 	issues := v.Check(res, false)
-	first := -1
-	for i, is := range issues {
-		if is.Severity == "error" || is.Severity == "fatal" {
-			first = i
-			break
-		}
-	}
+	first := slices.IndexFunc(issues, structural)
 	if first < 0 {
 		return nil
 	}
@@ -324,7 +328,7 @@ func (w *walker) resource(obj map[string]any, top bool) {
 	}
 	raw, ok := obj["resourceType"]
 	if !ok {
-		w.add("required", "resourceType is missing")
+		w.add("required", "缺少 resourceType resourceType is missing")
 		return
 	}
 	rt, ok := raw.(string)
@@ -334,7 +338,7 @@ func (w *walker) resource(obj map[string]any, top bool) {
 	}
 	n := w.v.resources[rt]
 	if n == nil {
-		w.add("structure", "unknown resource type %q", clip(rt))
+		w.add("structure", "未知的资源类型 unknown resource type %q", clip(rt))
 		return
 	}
 	if top {
@@ -350,7 +354,7 @@ func (w *walker) resource(obj map[string]any, top bool) {
 
 func (w *walker) object(obj map[string]any, n *node) {
 	if len(obj) == 0 {
-		w.add("structure", "empty object: FHIR JSON leaves out elements without content")
+		w.add("structure", "空对象 empty object: FHIR JSON leaves out elements without content")
 		return
 	}
 	var seen uint64 // choice elements met, by number (bits past 63 are not tracked)
@@ -366,12 +370,12 @@ func (w *walker) object(obj map[string]any, n *node) {
 		}
 		f := n.fields[k]
 		if f == nil {
-			w.addAt(k, -1, "structure", "unknown element %q", clip(k))
+			w.addAt(k, -1, "structure", "未知元素 unknown element %q", clip(k))
 			continue
 		}
 		if f.choice > 0 && f.choice < 64 {
 			if seen&(1<<f.choice) != 0 {
-				w.addAt(f.element, -1, "structure", "more than one type given for %s", f.element)
+				w.addAt(f.element, -1, "structure", "只能给出一种类型 more than one type given for %s", f.element)
 			}
 			seen |= 1 << f.choice
 		}
@@ -379,7 +383,7 @@ func (w *walker) object(obj map[string]any, n *node) {
 	}
 	for _, r := range n.required {
 		if !hasAny(obj, r.names) {
-			w.addAt(r.element, -1, "required", "missing required element %s", r.element)
+			w.addAt(r.element, -1, "required", "缺少必填元素 missing required element %s", r.element)
 		}
 	}
 }
@@ -398,7 +402,7 @@ func (w *walker) field(obj map[string]any, f *field, val any) {
 		w.push(f.name, -1)
 		defer w.pop()
 		if _, ok := val.([]any); ok {
-			w.add("structure", "%s must be a single value, not an array", f.name)
+			w.add("structure", "%s 只能有一个值 %s must be a single value, not an array", f.name, f.name)
 			return
 		}
 		if val == nil {
@@ -434,9 +438,9 @@ func (w *walker) array(name string, val any) ([]any, bool) {
 	arr, ok := val.([]any)
 	switch {
 	case !ok:
-		w.addAt(name, -1, "structure", "%s must be an array", name)
+		w.addAt(name, -1, "structure", "%s 须为数组 %s must be an array", name, name)
 	case len(arr) == 0:
-		w.addAt(name, -1, "structure", "empty array: FHIR JSON leaves out elements without content")
+		w.addAt(name, -1, "structure", "空数组 empty array: FHIR JSON leaves out elements without content")
 	}
 	return arr, ok && len(arr) > 0
 }
@@ -485,7 +489,7 @@ func (w *walker) value(f *field, val any) {
 	case f.prim != nil:
 		if w.primitive(f.prim, val) && f.coded == codedCode {
 			if code := val.(string); !f.valueSet.Contains("", code) {
-				w.add("code-invalid", "code %q is not in the required value set %s", clip(code), f.valueSet.URL)
+				w.add("code-invalid", "编码不在必选值集中 code %q is not in the required value set %s", clip(code), f.valueSet.URL)
 			}
 		}
 	case f.resource:
@@ -502,6 +506,13 @@ func (w *walker) value(f *field, val any) {
 			return
 		}
 		w.object(m, f.child)
+		if f.targets != nil {
+			if ref, _ := m["reference"].(string); ref != "" {
+				if t := referenceType(ref); t != "" && w.v.resources[t] != nil && !slices.Contains(f.targets, t) {
+					w.addAt("reference", -1, "invalid", "引用类型错误 %s may refer to %s, not %s", f.element, strings.Join(f.targets, ", "), t)
+				}
+			}
+		}
 		switch f.coded {
 		case codedCoding:
 			w.coding(f.valueSet, m)
@@ -520,7 +531,7 @@ func (w *walker) coding(vs *spec.ValueSet, m map[string]any) {
 	}
 	system, _ := m["system"].(string)
 	if !vs.Contains(system, code) {
-		w.add("code-invalid", "code %q (system %q) is not in the required value set %s", clip(code), clip(system), vs.URL)
+		w.add("code-invalid", "编码不在必选值集中 code %q (system %q) is not in the required value set %s", clip(code), clip(system), vs.URL)
 	}
 }
 
@@ -542,7 +553,7 @@ func (w *walker) concept(vs *spec.ValueSet, m map[string]any) {
 		checked = true
 	}
 	if checked {
-		w.add("code-invalid", "none of the codes is in the required value set %s", vs.URL)
+		w.add("code-invalid", "编码均不在必选值集中 none of the codes is in the required value set %s", vs.URL)
 	}
 }
 
@@ -562,7 +573,7 @@ func (w *walker) primitive(pr *primitive, val any) bool {
 			return false
 		}
 		if msg := pr.checkNumber(n); msg != "" {
-			w.add("value", "invalid %s %s: %s", pr.name, clip(n), msg)
+			w.add("value", "值无效 invalid %s %s: %s", pr.name, clip(n), msg)
 			return false
 		}
 		return true
@@ -573,11 +584,11 @@ func (w *walker) primitive(pr *primitive, val any) bool {
 		return false
 	}
 	if s == "" {
-		w.add("value", "empty string: FHIR JSON leaves out elements without content")
+		w.add("value", "空字符串 empty string: FHIR JSON leaves out elements without content")
 		return false
 	}
 	if msg := pr.checkString(s); msg != "" {
-		w.add("value", "invalid %s %q: %s", pr.name, clip(s), msg)
+		w.add("value", "值无效 invalid %s %q: %s", pr.name, clip(s), msg)
 		return false
 	}
 	return true

@@ -12,6 +12,7 @@ import (
 	"github.com/hip-platform/hip/internal/fhir"
 	"github.com/hip-platform/hip/internal/fhir/spec"
 	"github.com/hip-platform/hip/internal/fhir/validate"
+	"github.com/hip-platform/hip/internal/terminology"
 )
 
 var shared = filepath.Join("..", "..", "..", "..", "shared")
@@ -187,22 +188,37 @@ func TestIssueCap(t *testing.T) {
 	}
 }
 
-// TestOfficialExamples validates every example of the R4 specification: they are
-// valid R4, so any issue is a validator bug.
+// specExampleErrors are the findings on official R4 examples that are the
+// examples' own mistakes (docs/validation.md): each references a resource
+// type its element does not allow in R4.
+var specExampleErrors = map[string]string{
+	"DeviceMetric-example.json":        "DeviceMetric.parent.reference",                         // Device only; refers to a DeviceDefinition
+	"DeviceUseStatement-example.json":  "DeviceUseStatement.reasonReference[0].reference",       // not Procedure
+	"MedicationRequest-medrx0301.json": "MedicationRequest.dispenseRequest.performer.reference", // Organization only; refers to a Practitioner
+	"Observation-clinical-gender.json": "Observation.performer[0].reference",                    // not Encounter
+}
+
+// TestOfficialExamples validates every example of the R4 specification in
+// full (structure, invariants, extensions): they are valid R4, so an error
+// is a validator bug, but for the examples' own mistakes listed above.
 func TestOfficialExamples(t *testing.T) {
 	t.Parallel()
 	files := sharedFiles(t, filepath.Join(shared, "fhir", "r4-examples"))
 	v := newValidator()
-	failed := 0
+	warned := 0
 	for _, f := range files {
-		if err := v.Resource(parseFile(t, f)); err != nil {
-			failed++
-			for _, is := range issuesOf(t, err) {
-				t.Errorf("%s: %s: %s", filepath.Base(f), is.Expression, is.Diagnostics)
+		name := filepath.Base(f)
+		for _, is := range v.Validate(t.Context(), nil, parseFile(t, f), nil) {
+			switch {
+			case is.Severity == "warning":
+				warned++
+			case specExampleErrors[name] == is.Expression[0]:
+			default:
+				t.Errorf("%s: %s: %s", name, is.Expression, is.Diagnostics)
 			}
 		}
 	}
-	t.Logf("validated %d official examples, %d with issues", len(files), failed)
+	t.Logf("validated %d official examples: no errors but the %d known mistakes of the examples, %d warnings", len(files), len(specExampleErrors), warned)
 	if len(files) != 728 {
 		t.Errorf("found %d examples, want 728", len(files))
 	}
@@ -260,10 +276,18 @@ func FuzzValidate(f *testing.F) {
 		`{"resourceType":"Parameters","parameter":[{"resource":null,"valueInteger":-0}]}`,
 		`{"resourceType":"Patient","contact":[{"gender":"male"}],"name":[{"period":{"start":"2020","end":"2019-01-01T00:00:00Z"}}]}`,
 		`{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":1,"code":"mg"},"component":[{"code":{"text":"y"}}]}`,
+		`{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.156.10011.1.3","value":"11010519491231002X"}],"gender":"male","birthDate":"1949"}`,
+		`{"resourceType":"Organization","identifier":[{"system":"https://hip-platform.github.io/fhir/sid/uscc","value":"12110105MB0O0000Z6"}],"type":[{"coding":[{"system":"https://hip-platform.github.io/fhir/CodeSystem/facility-level","code":"3A"}]}]}`,
+		`{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":1,"system":"http://unitsofmeasure.org","code":"mm[Hg"}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	v := newValidator()
+	terms, err := terminology.New(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	env := &validate.Env{Terminology: terms}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := fhir.Parse(data)
 		if err != nil {
@@ -275,6 +299,12 @@ func FuzzValidate(f *testing.F) {
 		// With the invariants too: the FHIRPath engine must not panic on
 		// whatever a structurally valid resource holds.
 		for _, is := range v.Check(r, true) {
+			if is.Severity == "" || len(is.Expression) == 0 {
+				t.Fatalf("an issue without severity or location: %+v", is)
+			}
+		}
+		// And the China core profiles, extensions and bindings.
+		for _, is := range v.Validate(t.Context(), env, r, validate.CNProfiles[r.Type()]) {
 			if is.Severity == "" || len(is.Expression) == 0 {
 				t.Fatalf("an issue without severity or location: %+v", is)
 			}
@@ -343,26 +373,4 @@ func TestInvariants(t *testing.T) {
 			t.Errorf("%s: Resource: %v", tt.name, err)
 		}
 	}
-}
-
-// TestOfficialExamplesInvariants evaluates every invariant on the R4
-// examples: none may fail at error level (any that did would be listed in
-// docs/validation.md with the reason).
-func TestOfficialExamplesInvariants(t *testing.T) {
-	t.Parallel()
-	files := sharedFiles(t, filepath.Join(shared, "fhir", "r4-examples"))
-	v := newValidator()
-	warned, checked := 0, 0
-	for _, f := range files {
-		for _, is := range v.Check(parseFile(t, f), true) {
-			switch is.Severity {
-			case "error", "fatal":
-				t.Errorf("%s: %s: %s", filepath.Base(f), is.Expression, is.Diagnostics)
-			case "warning":
-				warned++
-			}
-		}
-		checked++
-	}
-	t.Logf("evaluated the invariants of %d official examples: no errors, %d warnings", checked, warned)
 }

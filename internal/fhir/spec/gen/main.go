@@ -56,6 +56,9 @@ func generate(dir string, w io.Writer) error {
 			}
 		}
 	}
+	for _, sd := range pkg.extensions {
+		f.Extensions = append(f.Extensions, convertExtension(sd))
+	}
 	for _, sp := range pkg.searchParams {
 		f.SearchParams = append(f.SearchParams, convertSearchParam(sp))
 	}
@@ -86,7 +89,11 @@ func generate(dir string, w io.Writer) error {
 // Source shapes: only the fields kept are decoded.
 
 type structureDefinition struct {
-	URL            string `json:"url"`
+	URL     string `json:"url"`
+	Context []struct {
+		Type       string `json:"type"`
+		Expression string `json:"expression"`
+	} `json:"context"`
 	Type           string `json:"type"`
 	Kind           string `json:"kind"`
 	Abstract       bool   `json:"abstract"`
@@ -98,6 +105,7 @@ type structureDefinition struct {
 }
 
 type elementDefinition struct {
+	ID               string `json:"id"`
 	Path             string `json:"path"`
 	Min              int    `json:"min"`
 	Max              string `json:"max"`
@@ -200,6 +208,7 @@ type concept struct {
 type corePackage struct {
 	version      string
 	structures   []*structureDefinition // kept types only, by name
+	extensions   []*structureDefinition // extension definitions, by URL
 	searchParams []*searchParameter     // by URL
 	compartments []*compartmentDefinition
 	valueSets    map[string]*valueSet
@@ -260,6 +269,10 @@ func (p *corePackage) add(resourceType string, raw []byte) error {
 		}
 		// Constraint profiles (vitalsigns, ...) and logical models are not types
 		// an instance can have; Resource and Element have no derivation at all.
+		if sd.Derivation == "constraint" && sd.Type == "Extension" {
+			p.extensions = append(p.extensions, &sd)
+			return nil
+		}
 		if sd.Derivation == "constraint" || sd.Kind == "logical" {
 			return nil
 		}
@@ -301,6 +314,7 @@ func (p *corePackage) add(resourceType string, raw []byte) error {
 // sortByName fixes the output order independently of file names.
 func sortByName(p *corePackage) {
 	slices.SortFunc(p.structures, func(a, b *structureDefinition) int { return strings.Compare(a.Type, b.Type) })
+	slices.SortFunc(p.extensions, func(a, b *structureDefinition) int { return strings.Compare(a.URL, b.URL) })
 	slices.SortFunc(p.searchParams, func(a, b *searchParameter) int { return strings.Compare(a.URL, b.URL) })
 	slices.SortFunc(p.compartments, func(a, b *compartmentDefinition) int { return strings.Compare(a.Code, b.Code) })
 }
@@ -377,6 +391,24 @@ func convertType(sd *structureDefinition) *spec.TypeDef {
 		t.Elements = append(t.Elements, el)
 	}
 	return t
+}
+
+// convertExtension keeps what a validator needs of an extension definition:
+// its URL, where it may be used and the types its value may have (none for
+// an extension made of nested extensions).
+func convertExtension(sd *structureDefinition) *spec.ExtensionDef {
+	x := &spec.ExtensionDef{URL: sd.URL}
+	for _, c := range sd.Context {
+		x.Contexts = append(x.Contexts, c.Expression)
+	}
+	for _, e := range sd.Snapshot.Element {
+		if e.ID == "Extension.value[x]" && e.Max != "0" {
+			for _, t := range e.Type {
+				x.Types = append(x.Types, t.Code)
+			}
+		}
+	}
+	return x
 }
 
 func convertSearchParam(sp *searchParameter) *spec.SearchParam {
