@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,7 +167,7 @@ func (v *Validator) Validate(ctx context.Context, env *Env, res fhir.Resource, p
 func (v *Validator) beyond(ctx context.Context, env *Env, res fhir.Resource, profiles []string) []fhir.Issue {
 	c := &profileCheck{ctx: ctx, v: v, env: env, res: res, seen: map[string]bool{},
 		fp: &fhirpath.Env{Model: v.model, Resource: res, RootResource: res}}
-	c.extensions(map[string]any(res), res.Type())
+	c.extensions(map[string]any(res), []string{res.Type()})
 	claimed := metaProfiles(res)
 	for _, url := range append(claimed, profiles...) {
 		if url == "http://hl7.org/fhir/StructureDefinition/"+res.Type() {
@@ -204,7 +205,7 @@ func hasError(issues []fhir.Issue) bool {
 // An extension HIP does not know is a warning (it may be a facility's own),
 // never an error, modifier extensions included; its nested extensions are
 // then not looked at.
-func (c *profileCheck) extensions(val any, where string) {
+func (c *profileCheck) extensions(val any, path []string) {
 	switch x := val.(type) {
 	case map[string]any:
 		for k, child := range x {
@@ -215,24 +216,33 @@ func (c *profileCheck) extensions(val any, where string) {
 					if !ok {
 						continue
 					}
-					c.oneExtension(ext, fmt.Sprintf("%s.%s[%d]", where, k, i), k == "modifierExtension")
+					c.oneExtension(ext, append(path, "."+k+"["+strconv.Itoa(i)+"]"), k == "modifierExtension")
 				}
 				continue
 			}
-			c.extensions(child, where+"."+k)
+			if _, isMap := child.(map[string]any); isMap {
+				c.extensions(child, append(path, "."+k))
+			} else if _, isList := child.([]any); isList {
+				c.extensions(child, append(path, "."+k))
+			}
 		}
 	case []any:
 		for i, item := range x {
-			c.extensions(item, fmt.Sprintf("%s[%d]", where, i))
+			if _, isMap := item.(map[string]any); isMap {
+				c.extensions(item, append(path, "["+strconv.Itoa(i)+"]"))
+			}
 		}
 	}
 }
 
-func (c *profileCheck) oneExtension(ext map[string]any, where string, modifier bool) {
+// oneExtension checks an extension at path (its location in segments,
+// joined only when needed: most extensions are fine).
+func (c *profileCheck) oneExtension(ext map[string]any, path []string, modifier bool) {
 	url, _ := ext["url"].(string)
 	if url == "" {
 		return // the structural walk reports a missing url
 	}
+	where := strings.Join(path, "")
 	if def := c.v.defs.Extension(url); def != nil {
 		var valueKey string
 		for k := range ext {
@@ -246,12 +256,12 @@ func (c *profileCheck) oneExtension(ext map[string]any, where string, modifier b
 		case valueKey != "" && !slices.ContainsFunc(def.Types, func(t string) bool { return strings.EqualFold("value"+t, valueKey) }):
 			c.add("error", "structure", where+"."+valueKey, "扩展值类型错误 the extension %s takes a value of type %s, not %s", url, strings.Join(def.Types, ", "), strings.TrimPrefix(valueKey, "value"))
 		}
-		c.extensions(valueOnly(ext), where)
+		c.extensions(valueOnly(ext), path)
 		return
 	}
 	if p, err := c.v.profileByURL(c.ctx, c.env, url); err == nil && p.Type == "Extension" {
 		c.extension(p, ext, where)
-		c.extensions(valueOnly(ext), where)
+		c.extensions(valueOnly(ext), path)
 		return
 	}
 	if modifier {

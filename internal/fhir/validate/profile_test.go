@@ -142,3 +142,32 @@ func TestSyntheticRegionMeetsCNProfiles(t *testing.T) {
 	}
 	t.Logf("checked %v; %d corrupted duplicate registrations found as predicted", checked, corrupted)
 }
+
+// BenchmarkWrite checks the synthetic region's resources as writes do, per
+// mode: the structure only, the base definitions in full, and the China
+// core profiles on top. Reported per resource.
+func BenchmarkWrite(b *testing.B) {
+	v := newValidator()
+	rg, err := syntheticRegion()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []struct {
+		name  string
+		rules validate.Rules
+	}{
+		{"structural", validate.Rules{Mode: validate.Structural}},
+		{"strict", validate.Rules{Mode: validate.Strict}},
+		{"strict+cn", validate.Rules{Mode: validate.Strict, Profiles: validate.CNProfiles}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				r := rg.resources[n%len(rg.resources)]
+				n++
+				v.Write(b.Context(), rg.env, r, mode.rules)
+			}
+		})
+	}
+}
