@@ -174,7 +174,7 @@ func (w *walker) invariants(obj map[string]any, rt string) {
 				if inv.severity == "warning" {
 					sev = "warning"
 				}
-				w.addIssue(sev, "invariant", where, "%s: %s", inv.key, inv.human)
+				w.addIssue(sev, "invariant", where, "%s: 违反规范约束 %s", inv.key, inv.human)
 			}
 		}
 	}

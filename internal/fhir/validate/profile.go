@@ -217,10 +217,12 @@ func (v *Validator) elementDef(typ, path string) *spec.ElementDef {
 
 // fill reads what an element definition of the profile says.
 func (v *Validator) fill(p *Profile, e *pElem, m map[string]any) error {
-	if n, ok := m["min"].(json.Number); ok {
-		i, err := strconv.Atoi(string(n))
-		if err != nil {
-			return fmt.Errorf("min %s", n)
+	if raw, ok := m["min"]; ok {
+		// json.Number from fhir.Parse; float64 from a definition decoded otherwise.
+		n, _ := numberText(raw)
+		i, err := strconv.Atoi(n)
+		if err != nil || i < 0 {
+			return fmt.Errorf("min %v", raw)
 		}
 		e.min, e.hasMin = i, true
 	}
