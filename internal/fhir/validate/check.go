@@ -244,18 +244,7 @@ func (c *profileCheck) oneExtension(ext map[string]any, path []string, modifier 
 	}
 	where := strings.Join(path, "")
 	if def := c.v.defs.Extension(url); def != nil {
-		var valueKey string
-		for k := range ext {
-			if strings.HasPrefix(k, "value") {
-				valueKey = k
-			}
-		}
-		switch {
-		case valueKey != "" && len(def.Types) == 0:
-			c.add("error", "structure", where, "扩展 %s 不应有值 the extension %s has nested extensions, not a value", url, url)
-		case valueKey != "" && !slices.ContainsFunc(def.Types, func(t string) bool { return strings.EqualFold("value"+t, valueKey) }):
-			c.add("error", "structure", where+"."+valueKey, "扩展值类型错误 the extension %s takes a value of type %s, not %s", url, strings.Join(def.Types, ", "), strings.TrimPrefix(valueKey, "value"))
-		}
+		c.extensionValue(url, def.Types, len(def.Types) == 0, ext, where)
 		c.extensions(valueOnly(ext), path)
 		return
 	}
@@ -472,6 +461,24 @@ func keep(res fhir.Resource, issues []fhir.Issue) {
 	meta["extension"] = exts
 }
 
+// dropWhere removes the items of the array meta[name] whose key is value,
+// and the array when it is left empty.
+func dropWhere(meta map[string]any, name, key, value string) {
+	list, ok := meta[name].([]any)
+	if !ok {
+		return
+	}
+	list = slices.DeleteFunc(list, func(x any) bool {
+		m, _ := x.(map[string]any)
+		return m[key] == value
+	})
+	if len(list) == 0 {
+		delete(meta, name)
+	} else {
+		meta[name] = list
+	}
+}
+
 // stripKept removes the findings an earlier version kept: they are the
 // server's, recomputed on every write.
 func stripKept(res fhir.Resource) {
@@ -479,28 +486,8 @@ func stripKept(res fhir.Resource) {
 	if meta == nil {
 		return
 	}
-	if tags, ok := meta["tag"].([]any); ok {
-		tags = slices.DeleteFunc(tags, func(t any) bool {
-			m, _ := t.(map[string]any)
-			return m["system"] == TagValidation
-		})
-		if len(tags) == 0 {
-			delete(meta, "tag")
-		} else {
-			meta["tag"] = tags
-		}
-	}
-	if exts, ok := meta["extension"].([]any); ok {
-		exts = slices.DeleteFunc(exts, func(e any) bool {
-			m, _ := e.(map[string]any)
-			return m["url"] == ExtValidationIssue
-		})
-		if len(exts) == 0 {
-			delete(meta, "extension")
-		} else {
-			meta["extension"] = exts
-		}
-	}
+	dropWhere(meta, "tag", "system", TagValidation)
+	dropWhere(meta, "extension", "url", ExtValidationIssue)
 	if len(meta) == 0 {
 		delete(res, "meta")
 	}

@@ -495,6 +495,14 @@ func (c *profileCheck) value(e *pElem, val any, where string, p *Profile) {
 // extension checks an extension against its definition (a profile of
 // Extension): the value's type, then the definition's own elements.
 func (c *profileCheck) extension(def *Profile, ext map[string]any, where string) {
+	c.extensionValue(def.URL, def.valueTypes, def.noValue, ext, where)
+	c.profile(def, ext, where)
+}
+
+// extensionValue checks an extension's value against the types its
+// definition allows (nil: any) or, for an extension of nested extensions
+// only (noValue), that it has none.
+func (c *profileCheck) extensionValue(url string, types []string, noValue bool, ext map[string]any, where string) {
 	var valueKey string
 	for k := range ext {
 		if strings.HasPrefix(k, "value") {
@@ -502,14 +510,12 @@ func (c *profileCheck) extension(def *Profile, ext map[string]any, where string)
 		}
 	}
 	switch {
-	case def.noValue && valueKey != "":
-		c.add("error", "structure", where, "扩展 %s 不应有值 the extension %s has nested extensions, not a value", def.URL, def.URL)
-	case valueKey != "" && def.valueTypes != nil && !slices.ContainsFunc(def.valueTypes, func(t string) bool {
-		return strings.EqualFold("value"+t, valueKey)
-	}):
-		c.add("error", "structure", where+"."+valueKey, "扩展值类型错误 the extension %s takes a value of type %s, not %s", def.URL, strings.Join(def.valueTypes, ", "), strings.TrimPrefix(valueKey, "value"))
+	case valueKey == "":
+	case noValue:
+		c.add("error", "structure", where, "扩展 %s 不应有值 the extension %s has nested extensions, not a value", url, url)
+	case types != nil && !slices.ContainsFunc(types, func(t string) bool { return strings.EqualFold("value"+t, valueKey) }):
+		c.add("error", "structure", where+"."+valueKey, "扩展值类型错误 the extension %s takes a value of type %s, not %s", url, strings.Join(types, ", "), strings.TrimPrefix(valueKey, "value"))
 	}
-	c.profile(def, ext, where)
 }
 
 // slice assigns the instances of a sliced element to its slices and checks
