@@ -33,6 +33,7 @@ Usage:
   hip import  [--db …] FILE|DIR…                               bulk-load NDJSON or Bundle files
   hip bench   ingest|synth|search|empi [flags]                 measure ingest, generation, search latency or record linkage
   hip empi    link|relink|review|decide|merge|unmerge          the master patient index: link CSV files, relink, review pairs
+  hip detect  --algo ALGO --in FILE --out FILE [key=value …]   detect outbreaks in a count series (EARS C1–C3, CUSUM)
   hip explain [--db …] 'Type?params'…                          show the SQL and the database's plan of searches
   hip users   add|list|disable|enable|passwd [flags]           manage the built-in provider's users
   hip clients add|list|disable|enable [flags]                  manage OAuth clients (facility systems, apps)
@@ -92,6 +93,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return benchCmd(rest, stdout, stderr)
 	case "explain":
 		return explain(rest, stdout, stderr)
+	case "detect":
+		return detectCmd(rest, stdout, stderr)
 	case "users":
 		return usersCmd(rest, os.Stdin, stdout, stderr)
 	case "clients":
