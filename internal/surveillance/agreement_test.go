@@ -100,16 +100,7 @@ func compareWithReference(t *testing.T, s *Series, refFile string, got *Result) 
 	}
 	name := filepath.Base(refFile)
 	header := rows[0]
-	want := []string{"t"}
-	if s.Labels != nil {
-		want = append(want, s.LabelName)
-	}
-	want = append(want, "observed")
-	if s.State != nil {
-		want = append(want, "state")
-	}
-	want = append(want, "upperbound", "alarm")
-	want = append(want, got.Columns...)
+	want := outputColumns(s, got)
 	if !slices.Equal(header, want) {
 		t.Errorf("%s: columns %v, ours %v", name, header, want)
 		return st

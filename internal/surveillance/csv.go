@@ -169,16 +169,7 @@ func WriteCSV(w io.Writer, s *Series, r *Result) error {
 	if err := checkResult(s, r); err != nil {
 		return fmt.Errorf("surveillance: csv: %w", err)
 	}
-	header := []string{"t"}
-	if s.Labels != nil {
-		header = append(header, s.LabelName)
-	}
-	header = append(header, "observed")
-	if s.State != nil {
-		header = append(header, "state")
-	}
-	header = append(header, "upperbound", "alarm")
-	header = append(header, r.Columns...)
+	header := outputColumns(s, r)
 
 	cw := csv.NewWriter(w)
 	if err := cw.Write(header); err != nil {
@@ -260,4 +251,20 @@ func formatAlarm(a int8) string {
 		return "0"
 	}
 	return "NA"
+}
+
+// outputColumns are peer.R's output columns for a series and a result:
+// t, the label, observed, state when the input has it, upperbound, alarm,
+// the diagnostics.
+func outputColumns(s *Series, r *Result) []string {
+	cols := []string{"t"}
+	if s.Labels != nil {
+		cols = append(cols, s.LabelName)
+	}
+	cols = append(cols, "observed")
+	if s.State != nil {
+		cols = append(cols, "state")
+	}
+	cols = append(cols, "upperbound", "alarm")
+	return append(cols, r.Columns...)
 }

@@ -111,18 +111,9 @@ func FarringtonFlexible(s *Series, c FarringtonControl) (*Result, error) {
 	if pwni < 0 {
 		pwni = c.W
 	}
-	rng := c.Range
-	if len(rng) == 0 {
-		for k := e.freq*c.B + c.W + 1; k <= e.n; k++ {
-			rng = append(rng, k)
-		}
-	}
-	if err := e.checkRange(rng); err != nil {
+	rng, index, err := e.evaluated(c.Range, e.freq*c.B+c.W+1)
+	if err != nil {
 		return nil, err
-	}
-	index := make([]int, len(rng))
-	for i, k := range rng {
-		index[i] = k - 1
 	}
 	res := newResult(index, "expected", "score", "pvalue", "phi", "mu0", "trend", "trendCoef")
 	d := res.Diagnostics
@@ -198,18 +189,9 @@ func Farrington(s *Series, c FarringtonControl) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rng := c.Range
-	if len(rng) == 0 {
-		for k := max(1, e.freq*c.B-c.W); k <= e.n; k++ {
-			rng = append(rng, k)
-		}
-	}
-	if err := e.checkRange(rng); err != nil {
+	rng, index, err := e.evaluated(c.Range, max(1, e.freq*c.B-c.W))
+	if err != nil {
 		return nil, err
-	}
-	index := make([]int, len(rng))
-	for i, k := range rng {
-		index[i] = k - 1
 	}
 	res := newResult(index, "pd_prob", "mu0", "trend")
 	d := res.Diagnostics
@@ -318,6 +300,24 @@ func newFarrEnv(s *Series, c *FarringtonControl, name string) (*farrEnv, error) 
 		}
 	}
 	return e, nil
+}
+
+// evaluated returns the 1-based points to evaluate (rng, else from from to
+// the end), checked, and their 0-based positions.
+func (e *farrEnv) evaluated(rng []int, from int) ([]int, []int, error) {
+	if len(rng) == 0 {
+		for k := from; k <= e.n; k++ {
+			rng = append(rng, k)
+		}
+	}
+	if err := e.checkRange(rng); err != nil {
+		return nil, nil, err
+	}
+	index := make([]int, len(rng))
+	for i, k := range rng {
+		index[i] = k - 1
+	}
+	return rng, index, nil
 }
 
 func (e *farrEnv) checkRange(rng []int) error {

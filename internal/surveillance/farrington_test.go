@@ -85,21 +85,6 @@ func loadTestSeries(t testing.TB, path string) *Series {
 	return s
 }
 
-// relDiff is |a − b| / max(1, |b|), spec_check.R's measure (a score of
-// −2.5e-13, y = μ₀ to rounding, has no relative accuracy); 0 when both
-// are NA or the same infinity, +Inf when only one is NA.
-func relDiff(a, b float64) float64 {
-	switch {
-	case math.IsNaN(a) && math.IsNaN(b):
-		return 0
-	case math.IsNaN(a) || math.IsNaN(b):
-		return math.Inf(1)
-	case a == b:
-		return 0
-	}
-	return math.Abs(a-b) / math.Max(1, math.Abs(b))
-}
-
 type farrCase struct {
 	file   string // out/<file>.csv
 	series string
@@ -257,7 +242,7 @@ func compareFarrington(t *testing.T, refPath string, s *Series, algo string, c F
 	for i := range res.Index {
 		check := func(col string, got float64) {
 			want := parseNum(t, ref[col][i])
-			d := relDiff(got, want)
+			d := refRelDiff(got, want)
 			if math.IsInf(d, 1) {
 				naMismatch++
 			}

@@ -79,14 +79,7 @@ func qrFactor(qr *qrDecomp, x []float64, n, p int, tol float64) *qrDecomp {
 		cl[l] = 1 + cl[l]
 		for j := l + 1; j < p; j++ {
 			cj := col(j)
-			t := 0.0
-			for i := l; i < n; i++ {
-				t += cl[i] * cj[i]
-			}
-			t = -t / cl[l]
-			for i := l; i < n; i++ {
-				cj[i] += t * cl[i]
-			}
+			householder(cl[l:], cj[l:])
 			if qr.qraux[j] == 0 {
 				continue
 			}
@@ -132,15 +125,21 @@ func (qr *qrDecomp) applyH(j int, v []float64) {
 	cj := qr.x[j*n : (j+1)*n]
 	diag := cj[j]
 	cj[j] = qr.qraux[j]
-	t := 0.0
-	for i := j; i < n; i++ {
-		t += cj[i] * v[i]
-	}
-	t = -t / cj[j]
-	for i := j; i < n; i++ {
-		v[i] += t * cj[i]
-	}
+	householder(cj[j:], v[j:])
 	cj[j] = diag
+}
+
+// householder applies the Householder reflection stored in h (h[0] its
+// leading element, as LINPACK keeps it) to v: v − (h·v / h[0]) h.
+func householder(h, v []float64) {
+	t := 0.0
+	for i := range h {
+		t += h[i] * v[i]
+	}
+	t = -t / h[0]
+	for i := range h {
+		v[i] += t * h[i]
+	}
 }
 
 // qty replaces y by Qᵀy (dqrsl).
