@@ -38,9 +38,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return benchSearch(args[1:], stdout, stderr)
 		case "empi":
 			return benchEMPI(args[1:], stdout, stderr)
+		case "detect":
+			return benchDetect(args[1:], stdout, stderr)
 		}
 	}
-	return errors.New("usage: hip bench ingest|synth|search|empi [flags]")
+	return errors.New("usage: hip bench ingest|synth|search|empi|detect [flags]")
 }
 
 // profile starts a CPU profile into path (none when empty); stop ends it.
@@ -370,4 +372,31 @@ func benchSecurity(ctx context.Context, p *platform, secure bool, role auth.Role
 	sec := &server.Security{Authenticator: prov, Policy: auth.NewPolicy(p.Defs, p.Indexer), Trail: audit.NewTrail(p.Store, discard),
 		SMART: prov.Configuration()}
 	return sec, tok.AccessToken, nil
+}
+
+// benchDetect measures the outbreak detection algorithms on simulated
+// weekly series, in Go and, on a sample, through R's reference.
+func benchDetect(args []string, stdout, stderr io.Writer) error {
+	cfg := bench.DetectConfig{Progress: stderr}
+	err := parseFlags("bench detect", args, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&cfg.Series, "series", 10000, "weekly series to simulate")
+		fs.IntVar(&cfg.Years, "years", 10, "years per series")
+		fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the first series")
+		fs.StringVar(&cfg.Peer, "peer", "", "path of ../shared/surveillance/peer.R: also time R on a sample (needs Rscript and the surveillance package)")
+		fs.IntVar(&cfg.RSample, "r-sample", 10, "series run through R, per algorithm")
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.Series < 1 || cfg.Years < 7 {
+		return errors.New("bench detect: --series ≥ 1 and --years ≥ 7 (Farrington needs 5 years of history)")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rows, err := bench.Detect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, bench.DetectMarkdown(rows, cfg.Series))
+	return nil
 }

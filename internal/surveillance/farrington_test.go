@@ -359,17 +359,6 @@ func BenchmarkFarringtonFlexible(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(c.Range)), "ns/point")
 }
 
-func poisson(r *rand.Rand, mu float64) int {
-	l, k, p := math.Exp(-mu), 0, 1.0
-	for {
-		p *= r.Float64()
-		if p <= l {
-			return k
-		}
-		k++
-	}
-}
-
 // FuzzFarringtonFlexible runs the algorithm on small random series with
 // random settings: it must return (a result or an error) without
 // panicking or hanging.
