@@ -65,7 +65,7 @@ func TestDetect(t *testing.T) {
 			msg  string
 		}{
 			{[]string{"--algo", "earsC", "--in", in}, "--algo, --in and --out are required"},
-			{[]string{"--algo", "glrnb", "--in", in, "--out", "-"}, `unknown algorithm "glrnb" (known: cusum, earsC)`},
+			{[]string{"--algo", "glrnb", "--in", in, "--out", "-"}, `unknown algorithm "glrnb" (known: cusum, earsC, farrington, farringtonFlexible, movingPercentile)`},
 			{[]string{"--algo", "earsC", "--in", in, "--out", "-", "methd=C2"}, "unknown option methd"},
 			{[]string{"--algo", "earsC", "--in", in, "--out", "-", "alpha=x"}, "option alpha=x: not a number"},
 		} {
