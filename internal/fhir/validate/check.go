@@ -78,7 +78,7 @@ type cachedProfile struct {
 	expires time.Time
 }
 
-// shippedProfiles compiles the profiles under data/profiles.
+// loadShipped compiles the profiles under data/profiles.
 func (v *Validator) loadShipped() {
 	err := fs.WalkDir(data.Profiles, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || path.Ext(p) != ".json" {
@@ -102,16 +102,6 @@ func (v *Validator) loadShipped() {
 	if err != nil {
 		v.Problems = append(v.Problems, err)
 	}
-}
-
-// Shipped returns the URLs of the shipped profiles and extension definitions.
-func (v *Validator) Shipped() []string {
-	out := make([]string, 0, len(v.shipped))
-	for u := range v.shipped {
-		out = append(out, u)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // profileByURL finds a profile: stored first (a region may publish its own
