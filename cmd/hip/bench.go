@@ -24,6 +24,7 @@ import (
 	"github.com/hip-platform/hip/internal/bench"
 	"github.com/hip-platform/hip/internal/fhir/validate"
 	"github.com/hip-platform/hip/internal/server"
+	"github.com/hip-platform/hip/internal/surveillance"
 	"github.com/hip-platform/hip/internal/synth"
 )
 
@@ -40,9 +41,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return benchEMPI(args[1:], stdout, stderr)
 		case "detect":
 			return benchDetect(args[1:], stdout, stderr)
+		case "evaluate":
+			return benchEvaluate(args[1:], stdout, stderr)
 		}
 	}
-	return errors.New("usage: hip bench ingest|synth|search|empi|detect [flags]")
+	return errors.New("usage: hip bench ingest|synth|search|empi|detect|evaluate [flags]")
 }
 
 // profile starts a CPU profile into path (none when empty); stop ends it.
@@ -399,4 +402,50 @@ func benchDetect(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stdout, bench.DetectMarkdown(rows, cfg.Series))
 	return nil
+}
+
+// benchEvaluate runs the evaluation of Noufaily et al. (2013) of the
+// outbreak detection algorithms, and a subset of it through R's reference
+// (docs/surveillance-evaluation.md).
+func benchEvaluate(args []string, stdout, stderr io.Writer) error {
+	cfg := bench.EvaluateConfig{Progress: stderr}
+	var scenarios, rScenarios, out string
+	err := parseFlags("bench evaluate", args, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&cfg.Replicates, "replicates", 100, "replicates per scenario")
+		fs.StringVar(&scenarios, "scenarios", "1-42", "scenarios to run: numbers and ranges, e.g. 1-42 or 1,9,17-20")
+		fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the simulation")
+		fs.StringVar(&cfg.Peer, "peer", "", "path of ../shared/surveillance/peer.R: also run a subset through R (needs Rscript and the surveillance package)")
+		fs.StringVar(&cfg.Rscript, "rscript", "Rscript", "the Rscript to run peer.R with")
+		fs.StringVar(&rScenarios, "r-scenarios", "1,9,17,25,33,41", "scenarios of the R subset")
+		fs.IntVar(&cfg.RReplicates, "r-replicates", 5, "replicates per scenario of the R subset (the first ones)")
+		fs.StringVar(&out, "out", "", "write the markdown tables to this file (default: standard output)")
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.Scenarios, err = surveillance.ParseScenarios(scenarios); err != nil {
+		return fmt.Errorf("bench evaluate: --scenarios: %w", err)
+	}
+	if cfg.RScenarios, err = surveillance.ParseScenarios(rScenarios); err != nil {
+		return fmt.Errorf("bench evaluate: --r-scenarios: %w", err)
+	}
+	if cfg.Replicates < 1 || cfg.RReplicates < 1 {
+		return errors.New("bench evaluate: --replicates and --r-replicates must be at least 1")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	rep, err := bench.Evaluate(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	// What docs/benchmarks.md asks each table to record: the command, the
+	// build, the machine, the time.
+	md := fmt.Sprintf("`hip bench evaluate %s`: hip %s, %s, %d CPUs, %s; wall time %s.\n\n%s",
+		strings.Join(args, " "), version(), runtime.Version(), runtime.NumCPU(), start.Format(time.DateOnly), time.Since(start).Round(time.Second), rep.Markdown())
+	if out == "" {
+		_, err = io.WriteString(stdout, md)
+		return err
+	}
+	return os.WriteFile(out, []byte(md), 0o644)
 }

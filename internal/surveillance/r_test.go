@@ -161,7 +161,7 @@ func TestAgainstR(t *testing.T) {
 	if err := os.WriteFile(casesFile, []byte(list.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(driver, []byte(peerDriver), 0o644); err != nil {
+	if err := os.WriteFile(driver, []byte(peerBatchDriver), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	runR := func(args ...string) {
@@ -204,19 +204,3 @@ func TestAgainstR(t *testing.T) {
 		})
 	}
 }
-
-// peerDriver runs peer.R (its first argument) once per line of a
-// tab-separated file of peer.R arguments, in one R process; a case that
-// fails leaves its message in OUTPUT.csv.err.
-const peerDriver = `suppressPackageStartupMessages(library(surveillance))
-driver <- commandArgs(trailingOnly = TRUE)
-peer <- driver[1]
-for (line in readLines(driver[2])) {
-  a <- strsplit(line, "\t", fixed = TRUE)[[1]]
-  e <- new.env()
-  e$commandArgs <- function(trailingOnly = FALSE)
-    if (trailingOnly) a else c("R", paste0("--file=", peer), "--args", a)
-  msg <- tryCatch({ source(peer, local = e); NULL }, error = function(err) conditionMessage(err))
-  if (!is.null(msg)) writeLines(msg, paste0(a[3], ".err"))
-}
-`

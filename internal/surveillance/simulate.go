@@ -29,8 +29,12 @@ func (sc Scenario) Mean(t int) float64 {
 
 // Simulate draws weeks counts of the scenario, deterministic for a seed.
 func (sc Scenario) Simulate(weeks int, seed uint64) *Series {
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	s := &Series{Freq: 52}
+	return weeklySeries(sc.draw(rand.New(rand.NewPCG(seed, 0x5eed)), weeks))
+}
+
+// draw draws the counts of weeks 1…weeks from r.
+func (sc Scenario) draw(r *rand.Rand, weeks int) []float64 {
+	counts := make([]float64, weeks)
 	for t := 1; t <= weeks; t++ {
 		mu := sc.Mean(t)
 		if sc.Phi > 1 {
@@ -38,8 +42,16 @@ func (sc Scenario) Simulate(weeks int, seed uint64) *Series {
 			// μ/(φ−1), scale φ−1 gives mean μ and variance φμ.
 			mu = gamma(r, mu/(sc.Phi-1)) * (sc.Phi - 1)
 		}
-		s.T = append(s.T, t)
-		s.Observed = append(s.Observed, float64(poisson(r, mu)))
+		counts[t-1] = float64(poisson(r, mu))
+	}
+	return counts
+}
+
+// weeklySeries wraps counts of weeks 1, 2, … as a weekly series.
+func weeklySeries(counts []float64) *Series {
+	s := &Series{Observed: counts, T: make([]int, len(counts)), Freq: 52}
+	for i := range s.T {
+		s.T[i] = i + 1
 	}
 	return s
 }
