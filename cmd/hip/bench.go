@@ -43,9 +43,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return benchDetect(args[1:], stdout, stderr)
 		case "evaluate":
 			return benchEvaluate(args[1:], stdout, stderr)
+		case "warning":
+			return benchWarning(args[1:], stdout, stderr)
 		}
 	}
-	return errors.New("usage: hip bench ingest|synth|search|empi|detect|evaluate [flags]")
+	return errors.New("usage: hip bench ingest|synth|search|empi|detect|evaluate|warning [flags]")
 }
 
 // profile starts a CPU profile into path (none when empty); stop ends it.

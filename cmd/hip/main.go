@@ -31,9 +31,10 @@ Usage:
   hip migrate [--db PATH|postgres://…]                        apply database migrations
   hip synth   --out DIR [--seed N] [--residents N] [--years N] generate a synthetic region as FHIR NDJSON
   hip import  [--db …] FILE|DIR…                               bulk-load NDJSON or Bundle files
-  hip bench   ingest|synth|search|empi [flags]                 measure ingest, generation, search latency or record linkage
+  hip bench   ingest|synth|search|empi|detect|evaluate|warning measure ingest, generation, search, linkage, outbreak detection
   hip empi    link|relink|review|decide|merge|unmerge          the master patient index: link CSV files, relink, review pairs
-  hip detect  --algo ALGO --in FILE --out FILE [key=value …]   detect outbreaks in a count series (EARS C1–C3, CUSUM)
+  hip detect  --algo ALGO --in FILE --out FILE [key=value …]   detect outbreaks in a count series (EARS, CUSUM, Farrington, CIDARS)
+  hip warn    [--ndjson DIR] [--counts FILE] [--config FILE]   multi-source early warning: events from diagnoses, lab, pharmacy, school
   hip explain [--db …] 'Type?params'…                          show the SQL and the database's plan of searches
   hip users   add|list|disable|enable|passwd [flags]           manage the built-in provider's users
   hip clients add|list|disable|enable [flags]                  manage OAuth clients (facility systems, apps)
@@ -95,6 +96,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return explain(rest, stdout, stderr)
 	case "detect":
 		return detectCmd(rest, stdout, stderr)
+	case "warn":
+		return warnCmd(rest, stdout, stderr)
 	case "users":
 		return usersCmd(rest, os.Stdin, stdout, stderr)
 	case "clients":

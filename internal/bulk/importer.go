@@ -157,6 +157,20 @@ func expand(paths []string) ([]string, error) {
 }
 
 func readNDJSON(ctx context.Context, path string, out chan<- item) error {
+	return EachNDJSONLine(path, func(line int, raw []byte) error {
+		select {
+		case out <- item{origin: fmt.Sprintf("%s:%d", filepath.Base(path), line), raw: slices.Clone(raw)}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+}
+
+// EachNDJSONLine calls fn with every non-blank line of an NDJSON file and
+// its 1-based number (the slice is reused: fn copies what it keeps), and
+// stops at fn's first error.
+func EachNDJSONLine(path string, fn func(line int, raw []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("bulk: %w", err)
@@ -171,10 +185,8 @@ func readNDJSON(ctx context.Context, path string, out chan<- item) error {
 		if len(strings.TrimSpace(string(b))) == 0 {
 			continue
 		}
-		select {
-		case out <- item{origin: fmt.Sprintf("%s:%d", filepath.Base(path), line), raw: slices.Clone(b)}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := fn(line, b); err != nil {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -375,14 +375,6 @@ func (s *Service) Expand(ctx context.Context, valueSet, filter string, offset, c
 	return exp, nil
 }
 
-func (s *Service) expandAll(ctx context.Context, url string) ([]Coding, error) {
-	vs, err := s.mustResource(ctx, "ValueSet", url)
-	if err != nil {
-		return nil, err
-	}
-	return s.expand(ctx, vs, map[string]bool{})
-}
-
 // expand computes a value set's codes from its compose (or its stored
 // expansion when it has no compose), in the order they are defined.
 func (s *Service) expand(ctx context.Context, vs fhir.Resource, visiting map[string]bool) ([]Coding, error) {
