@@ -1844,32 +1844,40 @@ func (r reader) include(ctx context.Context, in search.Include, from []store.Res
 	if len(seqs) == 0 {
 		return nil, nil
 	}
-	c := r.newQuery(time.Time{})
-	c.w("SELECT DISTINCT ref_type, ref_id FROM idx_reference WHERE ")
-	c.rowsOfSeqs("", seqs)
-	if in.Param != nil {
-		c.w(" AND param = ")
-		c.name(in.Param.Code)
-	} else {
-		c.w(" AND grp = 0") // every reference parameter, not composite components
-	}
-	if in.TargetType != "" {
-		c.w(" AND ref_type = ")
-		c.name(in.TargetType)
-	} else {
-		c.w(" AND ref_type <> ''")
-	}
+	// In chunks: a page of 1,000 matches as one test of row-key ranges
+	// would exceed SQLite's expression depth of 1,000.
 	targets := map[string][]string{}
-	err := r.query(ctx, c.b.String(), c.args, func(rows Rows) error {
-		var typ, id string
-		if err := rows.Scan(&typ, &id); err != nil {
-			return err
+	seen := map[key]bool{}
+	for chunk := range chunks(seqs) {
+		c := r.newQuery(time.Time{})
+		c.w("SELECT DISTINCT ref_type, ref_id FROM idx_reference WHERE ")
+		c.rowsOfSeqs("", chunk)
+		if in.Param != nil {
+			c.w(" AND param = ")
+			c.name(in.Param.Code)
+		} else {
+			c.w(" AND grp = 0") // every reference parameter, not composite components
 		}
-		targets[typ] = append(targets[typ], id)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: _include %s: %w", in.SourceType, err)
+		if in.TargetType != "" {
+			c.w(" AND ref_type = ")
+			c.name(in.TargetType)
+		} else {
+			c.w(" AND ref_type <> ''")
+		}
+		err := r.query(ctx, c.b.String(), c.args, func(rows Rows) error {
+			var typ, id string
+			if err := rows.Scan(&typ, &id); err != nil {
+				return err
+			}
+			if k := (key{typ, id}); !seen[k] {
+				seen[k] = true
+				targets[typ] = append(targets[typ], id)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: _include %s: %w", in.SourceType, err)
+		}
 	}
 	return r.heads(ctx, targets)
 }

@@ -315,6 +315,16 @@ func testLargeClauses(t *testing.T, s store.Store) {
 			}
 		}
 	}
+	// A full page's _include: 1,000 matches whose references are read at
+	// once (SQLite refuses one expression over all of them).
+	page := run(t, s, Query(t, "Observation", "code=2339-0&_include=Observation:subject&_count=1000"))
+	var included []string
+	for _, r := range page.Included {
+		included = append(included, r.Type+"/"+r.ID)
+	}
+	if len(page.Resources) != 1000 || !slices.Equal(included, []string{"Patient/p0", "Patient/p1"}) {
+		t.Errorf("_include over a full page: %d matches, included %v", len(page.Resources), included)
+	}
 }
 
 // testWriteOrder checks the order of searches without _sort, the order of the
