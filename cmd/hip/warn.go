@@ -1,29 +1,38 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/hip-platform/hip/internal/bulk"
 	"github.com/hip-platform/hip/internal/earlywarning"
 	"github.com/hip-platform/hip/internal/fhir"
+	"github.com/hip-platform/hip/internal/fhir/search"
 )
 
-const warnUsage = `usage: hip warn [--ndjson DIR] [--counts COUNTS.csv] [--config CONFIG.json] [--out EVENTS.json]
+const warnUsage = `usage: hip warn [--db PATH|postgres://… [--from DAY] [--to DAY] | --ndjson DIR] [--counts COUNTS.csv]
+                [--config CONFIG.json] [--out EVENTS.json]
        hip warn --print-config
 
 Multi-source early warning (多点触发, docs/surveillance.md): scans every
 count series per source, syndrome and township with its source's detector
 and writes the events the configured rules raise, each with the signals
 that made it.
+  --db DSN       the platform's database: the diagnosis source, from the
+                 syndromic Conditions with onset from --from (default: a
+                 year before --to) to --to (exclusive; default: tomorrow)
   --ndjson DIR   Patient.ndjson and Condition.ndjson (a bulk export or hip
-                 synth's output): the diagnosis source, by home township
+                 synth's output) instead of the database
   --counts FILE  date,source,syndrome,area,count rows (pharmacy sales,
                  school absenteeism, lab positives or diagnoses from feeds)
   --config FILE  detectors and rules (hip warn --print-config prints the
@@ -31,9 +40,12 @@ that made it.
 
 // warnCmd runs `hip warn`.
 func warnCmd(args []string, stdout, stderr io.Writer) error {
-	var ndjson, countsPath, configPath, out string
+	var db, fromDay, toDay, ndjson, countsPath, configPath, out string
 	var printConfig bool
 	err := parseFlags("warn", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&db, "db", "", "database (SQLite path or postgres:// URL) to read the diagnoses from")
+		fs.StringVar(&fromDay, "from", "", "first day of the diagnoses read from --db, YYYY-MM-DD")
+		fs.StringVar(&toDay, "to", "", "day after the last of the diagnoses read from --db, YYYY-MM-DD")
 		fs.StringVar(&ndjson, "ndjson", "", "directory with Patient.ndjson and Condition.ndjson")
 		fs.StringVar(&countsPath, "counts", "", "count series CSV")
 		fs.StringVar(&configPath, "config", "", "detectors and rules JSON (default: the evaluated configuration)")
@@ -47,8 +59,13 @@ func warnCmd(args []string, stdout, stderr io.Writer) error {
 	if printConfig {
 		return earlywarning.WriteConfig(stdout, earlywarning.DefaultConfig())
 	}
-	if ndjson == "" && countsPath == "" {
-		return errors.New("warn: --ndjson or --counts is required\n" + warnUsage)
+	switch {
+	case db == "" && ndjson == "" && countsPath == "":
+		return errors.New("warn: --db, --ndjson or --counts is required\n" + warnUsage)
+	case db != "" && ndjson != "":
+		return errors.New("warn: --db and --ndjson both give the diagnoses: use one")
+	case db == "" && (fromDay != "" || toDay != ""):
+		return errors.New("warn: --from and --to go with --db")
 	}
 	cfg := earlywarning.DefaultConfig()
 	if configPath != "" {
@@ -58,8 +75,13 @@ func warnCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	start := time.Now()
 	var diagnoses, feeds *earlywarning.Counts
-	if ndjson != "" {
-		if diagnoses, err = diagnosisCounts(ndjson); err != nil {
+	switch {
+	case ndjson != "":
+		if diagnoses, err = ndjsonDiagnoses(ndjson); err != nil {
+			return fmt.Errorf("warn: %w", err)
+		}
+	case db != "":
+		if diagnoses, err = storeDiagnoses(db, fromDay, toDay); err != nil {
 			return fmt.Errorf("warn: %w", err)
 		}
 	}
@@ -85,9 +107,9 @@ func warnCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// diagnosisCounts counts the syndromic diagnoses of dir's Patients and
+// ndjsonDiagnoses counts the syndromic diagnoses of dir's Patients and
 // Conditions per home township and day, over the days they span.
-func diagnosisCounts(dir string) (*earlywarning.Counts, error) {
+func ndjsonDiagnoses(dir string) (*earlywarning.Counts, error) {
 	reg := earlywarning.NewRegister()
 	for _, typ := range []string{"Patient", "Condition"} {
 		if err := readNDJSON(filepath.Join(dir, typ+".ndjson"), reg.Add); err != nil {
@@ -99,16 +121,55 @@ func diagnosisCounts(dir string) (*earlywarning.Counts, error) {
 		return nil, fmt.Errorf("%s: no syndromic diagnoses of residents with a home township (%d without one)", dir, unplaced)
 	}
 	first, last := visits[0].Time, visits[len(visits)-1].Time
-	counts := earlywarning.NewCounts(first, int(last.Sub(first).Hours()/24)+2)
-	areas := slices.Sorted(func(yield func(string) bool) {
-		for a := range reg.Populations(first) {
-			if !yield(a) {
-				return
-			}
+	return countDiagnoses(reg, visits, first, int(last.Sub(first).Hours()/24)+2), nil
+}
+
+// storeDiagnoses counts the syndromic diagnoses in the database from the
+// day from to the day to (exclusive).
+func storeDiagnoses(dsn, fromDay, toDay string) (*earlywarning.Counts, error) {
+	cst := time.FixedZone("CST", 8*3600)
+	y, m, d := time.Now().In(cst).Date()
+	to := time.Date(y, m, d+1, 0, 0, 0, 0, cst)
+	if toDay != "" {
+		t, err := time.ParseInLocation(time.DateOnly, toDay, cst)
+		if err != nil {
+			return nil, fmt.Errorf("--to %q: want YYYY-MM-DD", toDay)
 		}
-	})
-	earlywarning.CountDiagnoses(counts, visits, areas)
-	return counts, nil
+		to = t
+	}
+	from := to.AddDate(-1, 0, 0)
+	if fromDay != "" {
+		t, err := time.ParseInLocation(time.DateOnly, fromDay, cst)
+		if err != nil {
+			return nil, fmt.Errorf("--from %q: want YYYY-MM-DD", fromDay)
+		}
+		from = t
+	}
+	if !from.Before(to) {
+		return nil, fmt.Errorf("--from %s is not before --to %s", from.Format(time.DateOnly), to.Format(time.DateOnly))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p, err := openPlatform(ctx, dsn, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	parser := search.NewParser(p.Defs, search.NormalizeString).WithParams(p.Indexer.Param)
+	reg := earlywarning.NewRegister()
+	if _, err := reg.Load(ctx, p.Store, parser, from, to); err != nil {
+		return nil, err
+	}
+	visits, _ := reg.Visits()
+	return countDiagnoses(reg, visits, from, int(to.Sub(from).Hours()/24+0.5)), nil
+}
+
+// countDiagnoses makes the diagnosis series of every township of the
+// register's patients over days days from first.
+func countDiagnoses(reg *earlywarning.Register, visits []earlywarning.Visit, first time.Time, days int) *earlywarning.Counts {
+	counts := earlywarning.NewCounts(first, days)
+	earlywarning.CountDiagnoses(counts, visits, slices.Sorted(maps.Keys(reg.Populations(first))))
+	return counts
 }
 
 // readNDJSON calls add with each resource of an NDJSON file.
