@@ -189,9 +189,9 @@ func WarningMarkdown(res *WarningResult) string {
 		fmt.Fprintf(&b, "\nAn event (rule %q) that detected %s (%s, %s in %s, from %s):\n\n", e.Rule, res.Outbreak.ID,
 			res.Outbreak.Syndrome, res.Outbreak.Start.Format(time.DateOnly)+" – "+res.Outbreak.End.Format(time.DateOnly),
 			strings.Join(res.Outbreak.Areas, ", "), e.Start.Format(time.DateOnly))
-		b.WriteString("| day | source | syndrome | township | count | bound | high |\n| --- | --- | --- | --- | ---: | ---: | --- |\n")
+		b.WriteString("| day | source | syndrome | township | count | expected | bound | high |\n| --- | --- | --- | --- | ---: | ---: | ---: | --- |\n")
 		for _, s := range e.Signals {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %.2f | %t |\n", s.Day.Format(time.DateOnly), s.Source, s.Syndrome, s.Area, s.Observed, s.Bound, s.High)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %t |\n", s.Day.Format(time.DateOnly), s.Source, s.Syndrome, s.Area, s.Observed, s.Expected, s.Bound, s.High)
 		}
 	}
 	return b.String()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -275,11 +276,12 @@ type eventJSON struct {
 }
 
 type signalJSON struct {
-	Day      string  `json:"day"`
-	Source   Source  `json:"source"`
-	Observed float64 `json:"observed"`
-	Bound    float64 `json:"upperbound"`
-	High     bool    `json:"high,omitempty"`
+	Day      string   `json:"day"`
+	Source   Source   `json:"source"`
+	Observed float64  `json:"observed"`
+	Expected *float64 `json:"expected,omitempty"`
+	Bound    float64  `json:"upperbound"`
+	High     bool     `json:"high,omitempty"`
 }
 
 // WriteEvents writes events as a JSON array, each with its contributing
@@ -289,7 +291,11 @@ func WriteEvents(w io.Writer, events []Event) error {
 	for _, e := range events {
 		ej := eventJSON{Rule: e.Rule, Area: e.Area, Syndrome: e.Syndrome, Start: e.Start.Format(time.DateOnly), Sources: e.Sources()}
 		for _, s := range e.Signals {
-			ej.Signals = append(ej.Signals, signalJSON{Day: s.Day.Format(time.DateOnly), Source: s.Source, Observed: s.Observed, Bound: s.Bound, High: s.High})
+			sj := signalJSON{Day: s.Day.Format(time.DateOnly), Source: s.Source, Observed: s.Observed, Bound: s.Bound, High: s.High}
+			if !math.IsNaN(s.Expected) {
+				sj.Expected = &s.Expected
+			}
+			ej.Signals = append(ej.Signals, sj)
 		}
 		out = append(out, ej)
 	}

@@ -3,6 +3,7 @@ package earlywarning
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,7 @@ func TestCountsCSV(t *testing.T) {
 
 func TestWriteEvents(t *testing.T) {
 	events := Fuse([]Signal{sig(Lab, ILI, "A", 0, true), sig(Diagnosis, ILI, "A", 1, false)}, Rule{Name: "two", MinSources: 2, WindowDays: 3})
+	events[0].Signals[1].Expected = math.NaN() // an algorithm without an expected count
 	var b bytes.Buffer
 	if err := WriteEvents(&b, events); err != nil {
 		t.Fatal(err)
@@ -122,7 +124,7 @@ func TestWriteEvents(t *testing.T) {
 	if len(got) != 1 || got[0]["start"] != "2025-03-04" || got[0]["area"] != "A" || len(got[0]["signals"].([]any)) != 2 {
 		t.Errorf("events JSON:\n%s", b.String())
 	}
-	if !strings.Contains(b.String(), `"sources": [`) || !strings.Contains(b.String(), `"high": true`) {
+	if !strings.Contains(b.String(), `"sources": [`) || !strings.Contains(b.String(), `"high": true`) || strings.Count(b.String(), `"expected": 2,`) != 1 || strings.Count(b.String(), `"expected"`) != 1 {
 		t.Errorf("events JSON lacks sources or the high flag:\n%s", b.String())
 	}
 }

@@ -30,6 +30,7 @@ type Signal struct {
 	Key
 	Day      time.Time
 	Observed float64
+	Expected float64 // the count expected without an outbreak (the algorithm's)
 	Bound    float64
 	High     bool // the count also exceeds the high threshold
 }
@@ -134,7 +135,7 @@ func (d Detector) scan(c *Counts, k Key, days []int, normal, high surveillance.O
 			continue
 		}
 		out = append(out, Signal{Key: k, Day: c.Day(days[pos]), Observed: s.Observed[pos],
-			Bound: res.UpperBound[j], High: highAlarm[pos]})
+			Expected: res.Expected[j], Bound: res.UpperBound[j], High: highAlarm[pos]})
 	}
 	return out, nil
 }

@@ -12,7 +12,7 @@ var day0 = time.Date(2025, 3, 3, 0, 0, 0, 0, cst)
 
 // sig is a signal of source src in township area on day d (days after day0).
 func sig(src Source, syn Syndrome, area string, d int, high bool) Signal {
-	return Signal{Key: Key{src, syn, area}, Day: day0.AddDate(0, 0, d), Observed: 5, Bound: 3, High: high}
+	return Signal{Key: Key{src, syn, area}, Day: day0.AddDate(0, 0, d), Observed: 5, Expected: 2, Bound: 3, High: high}
 }
 
 // describe renders events as "area/syndrome@startDay:src+src…" for comparison.

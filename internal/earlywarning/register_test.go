@@ -164,8 +164,8 @@ func TestDetect(t *testing.T) {
 		t.Errorf("signals %q, want %q", got, want)
 	}
 	for _, s := range sigs {
-		if !(s.Observed > s.Bound) || math.IsNaN(s.Bound) {
-			t.Errorf("signal %v: count %v not above bound %v", s.Key, s.Observed, s.Bound)
+		if !(s.Observed > s.Bound) || math.IsNaN(s.Bound) || !(s.Expected >= 8 && s.Expected <= 12) {
+			t.Errorf("signal %v: count %v, expected %v, bound %v: want a count above the bound, about 10 expected", s.Key, s.Observed, s.Expected, s.Bound)
 		}
 	}
 	bad := DefaultDetectors(0.001)

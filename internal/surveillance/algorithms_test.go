@@ -269,3 +269,73 @@ func TestRun(t *testing.T) {
 		t.Errorf("empty series: %v", err)
 	}
 }
+
+// TestExpected checks each algorithm's expected count against what it is
+// defined as: the EARS window's mean, CUSUM's m, the Farrington models'
+// prediction (the reference's expected and mu0 columns where they give
+// it), the moving percentile's baseline median.
+func TestExpected(t *testing.T) {
+	s := Scenario{Theta: 2, Beta: 0.001, Cos: []float64{0.4}, Sin: []float64{-0.2}, Phi: 1.5}.Simulate(7*52, 42)
+	run := func(algo string, args ...string) *Result {
+		t.Helper()
+		opts, err := ParseOptions(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Run(algo, s, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+	for _, method := range []string{"C1", "C2", "C3"} {
+		r := run("earsC", "method="+method)
+		gap := map[string]int{"C1": 0, "C2": 2, "C3": 2}[method]
+		for i, p := range r.Index {
+			sum := 0.0
+			for _, y := range s.Observed[p-gap-7 : p-gap] {
+				sum += y
+			}
+			if !near(r.Expected[i], sum/7) {
+				t.Fatalf("earsC %s at %d: expected %v, window mean %v", method, p, r.Expected[i], sum/7)
+			}
+		}
+	}
+	r := run("cusum")
+	for i := range r.Index {
+		if r.Expected[i] != r.Diagnostics["m"][i] {
+			t.Fatalf("cusum: expected %v, m %v", r.Expected[i], r.Diagnostics["m"][i])
+		}
+	}
+	for _, th := range []string{"delta", "muan", "nbPlugin"} {
+		r := run("farringtonFlexible", "thresholdMethod="+th)
+		given := 0
+		for i := range r.Index {
+			if e := r.Diagnostics["expected"][i]; !IsNA(e) && e != 0 {
+				given++
+				if !near(r.Expected[i], e) {
+					t.Fatalf("farringtonFlexible %s: expected %v, the reference's column %v", th, r.Expected[i], e)
+				}
+			}
+			if !IsNA(r.UpperBound[i]) && !(r.Expected[i] > 0) {
+				t.Fatalf("farringtonFlexible %s: a bound without an expected count", th)
+			}
+		}
+		if given < len(r.Index)/2 {
+			t.Fatalf("farringtonFlexible %s: the reference's expected column given at %d of %d points", th, given, len(r.Index))
+		}
+	}
+	r = run("farrington")
+	for i := range r.Index {
+		if mu0 := r.Diagnostics["mu0"][i]; !IsNA(mu0) && !near(r.Expected[i], mu0) {
+			t.Fatalf("farrington: expected %v, mu0 %v", r.Expected[i], mu0)
+		}
+	}
+	r = run("movingPercentile")
+	for i := range r.Index {
+		if !(r.Expected[i] <= r.UpperBound[i]) {
+			t.Fatalf("movingPercentile: median %v above the 80th percentile %v", r.Expected[i], r.UpperBound[i])
+		}
+	}
+}

@@ -95,6 +95,7 @@ func MovingPercentile(s *Series, c MovingPercentileControl) (*Result, error) {
 			continue
 		}
 		u := quantile7(base, c.Percentile)
+		r.Expected[k] = quantile7(base, 0.5)
 		r.UpperBound[k] = u
 		r.Alarm[k] = NoAlarm
 		if current > u && current >= c.MinCases {

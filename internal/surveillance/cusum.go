@@ -112,6 +112,7 @@ func cusum(s *Series, opts Options) (*Result, error) {
 			r.Alarm[i] = NoAlarm
 		}
 		r.Diagnostics["m"][i] = mean
+		r.Expected[i] = mean
 		r.Diagnostics["cusum"][i] = cur
 		r.Diagnostics["ctm1"][i] = prev
 		prev = cur

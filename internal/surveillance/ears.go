@@ -115,6 +115,7 @@ func earsC(s *Series, opts Options) (*Result, error) {
 		}
 		r.UpperBound[i] = ub
 		r.Alarm[i] = exceeds(y[p], ub)
+		r.Expected[i] = mu[p]
 	}
 	return r, nil
 }

@@ -132,6 +132,12 @@ func FarringtonFlexible(s *Series, c FarringtonControl) (*Result, error) {
 			continue
 		}
 		y := e.obs[k-1]
+		// m.fit is on the response scale for delta, the link scale else,
+		// as R predicts it.
+		res.Expected[i] = m.fit
+		if c.ThresholdMethod != "delta" {
+			res.Expected[i] = math.Exp(m.fit)
+		}
 		var upper, score, prob float64
 		if c.ThresholdMethod == "delta" {
 			upper, score, prob = e.deltaThreshold(m.fit, m.se, m.phi, y, false)
@@ -210,6 +216,7 @@ func Farrington(s *Series, c FarringtonControl) (*Result, error) {
 			continue
 		}
 		y := e.obs[k-1]
+		res.Expected[i] = fit
 		upper, _, _ := e.deltaThreshold(fit, se, phi, y, true)
 		ex := powerExponent(c.PowerTrans)
 		seT := farrSE(fit, se, phi, c.PowerTrans)

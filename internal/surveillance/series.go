@@ -49,6 +49,13 @@ type Result struct {
 	UpperBound []float64
 	// Alarm is Alarm, NoAlarm or AlarmNA at each evaluated point.
 	Alarm []int8
+	// Expected is the count expected at each evaluated point when there is
+	// no outbreak, NA where the algorithm has none: EARS the window's
+	// mean, CUSUM its reference mean m, the Farrington algorithms the
+	// model's prediction (also where limit54 withholds the bound), the
+	// moving percentile the baseline's median. The reference script does
+	// not write it (peer.R's columns are kept), so it is HIP's own.
+	Expected []float64
 	// Columns names the diagnostics in the order the reference script
 	// writes them (peer.R: cusum m, cusum, ctm1; farringtonFlexible
 	// expected, score, pvalue, phi, mu0, trend, trendCoef); Diagnostics
@@ -61,10 +68,11 @@ type Result struct {
 // columns, every value NA until set.
 func newResult(index []int, columns ...string) *Result {
 	r := &Result{Index: index, UpperBound: make([]float64, len(index)), Alarm: make([]int8, len(index)),
-		Columns: columns, Diagnostics: map[string][]float64{}}
+		Expected: make([]float64, len(index)), Columns: columns, Diagnostics: map[string][]float64{}}
 	for i := range r.UpperBound {
 		r.UpperBound[i] = NA
 		r.Alarm[i] = AlarmNA
+		r.Expected[i] = NA
 	}
 	for _, c := range columns {
 		v := make([]float64, len(index))
