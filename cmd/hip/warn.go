@@ -127,11 +127,13 @@ func ndjsonDiagnoses(dir string) (*earlywarning.Counts, error) {
 // storeDiagnoses counts the syndromic diagnoses in the database from the
 // day from to the day to (exclusive).
 func storeDiagnoses(dsn, fromDay, toDay string) (*earlywarning.Counts, error) {
-	cst := time.FixedZone("CST", 8*3600)
-	y, m, d := time.Now().In(cst).Date()
-	to := time.Date(y, m, d+1, 0, 0, 0, 0, cst)
+	today, err := earlywarning.ParseDay(time.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly))
+	if err != nil {
+		return nil, err
+	}
+	to := today.AddDate(0, 0, 1)
 	if toDay != "" {
-		t, err := time.ParseInLocation(time.DateOnly, toDay, cst)
+		t, err := earlywarning.ParseDay(toDay)
 		if err != nil {
 			return nil, fmt.Errorf("--to %q: want YYYY-MM-DD", toDay)
 		}
@@ -139,7 +141,7 @@ func storeDiagnoses(dsn, fromDay, toDay string) (*earlywarning.Counts, error) {
 	}
 	from := to.AddDate(-1, 0, 0)
 	if fromDay != "" {
-		t, err := time.ParseInLocation(time.DateOnly, fromDay, cst)
+		t, err := earlywarning.ParseDay(fromDay)
 		if err != nil {
 			return nil, fmt.Errorf("--from %q: want YYYY-MM-DD", fromDay)
 		}

@@ -70,7 +70,7 @@ func Warning(ctx context.Context, cfg WarningConfig) (*WarningResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bench: warning: region %d: %w", seed, err)
 		}
-		first, err := time.ParseInLocation(time.DateOnly, m.Start, time.FixedZone("CST", 8*3600))
+		first, err := earlywarning.ParseDay(m.Start)
 		if err != nil {
 			return nil, fmt.Errorf("bench: warning: region %d: start %q: %w", seed, m.Start, err)
 		}
@@ -133,18 +133,17 @@ func (row *WarningRow) add(rule earlywarning.Rule, signals []earlywarning.Signal
 // truthOutbreaks turns the manifest's injected outbreaks into the clusters
 // the warnings are scored against.
 func truthOutbreaks(m *synth.Manifest) ([]earlywarning.Outbreak, error) {
-	cst := time.FixedZone("CST", 8*3600)
 	var out []earlywarning.Outbreak
 	for _, ob := range m.Outbreaks {
 		syn, ok := earlywarning.SyndromeOf(ob.Disease)
 		if !ok {
 			return nil, fmt.Errorf("outbreak %s: disease %s has no syndrome", ob.ID, ob.Disease)
 		}
-		start, err := time.ParseInLocation(time.DateOnly, ob.Start, cst)
+		start, err := earlywarning.ParseDay(ob.Start)
 		if err != nil {
 			return nil, fmt.Errorf("outbreak %s: %w", ob.ID, err)
 		}
-		end, err := time.ParseInLocation(time.DateOnly, ob.End, cst)
+		end, err := earlywarning.ParseDay(ob.End)
 		if err != nil {
 			return nil, fmt.Errorf("outbreak %s: %w", ob.ID, err)
 		}

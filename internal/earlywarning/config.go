@@ -189,7 +189,7 @@ func ReadCounts(r io.Reader) (*Counts, error) {
 		if err != nil {
 			return nil, fmt.Errorf("earlywarning: counts: %w", err)
 		}
-		day, err := time.ParseInLocation(time.DateOnly, rec[0], cst)
+		day, err := ParseDay(rec[0])
 		if err != nil {
 			return nil, fmt.Errorf("earlywarning: counts: line %d: date %q: want YYYY-MM-DD", line, rec[0])
 		}

@@ -66,6 +66,10 @@ func (r *Register) Add(res fhir.Resource) error {
 // cst is China Standard Time: days are counted in it.
 var cst = time.FixedZone("CST", 8*3600)
 
+// ParseDay reads a YYYY-MM-DD day as midnight China Standard Time, the
+// days the series count.
+func ParseDay(s string) (time.Time, error) { return time.ParseInLocation(time.DateOnly, s, cst) }
+
 // homeTownship is the township (9-digit division code) of the patient's
 // first address that carries a GB/T 2260 division.
 func homeTownship(p fhir.Resource) string {
@@ -148,7 +152,7 @@ func parseDay(s string) (time.Time, error) {
 	case s == "":
 		return time.Time{}, fmt.Errorf("no onset or recorded date")
 	case len(s) == 10:
-		return time.ParseInLocation(time.DateOnly, s, cst)
+		return ParseDay(s)
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
