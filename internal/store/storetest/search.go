@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -378,7 +379,8 @@ func testRareHas(t *testing.T, s store.Store) {
 	rare := map[int]bool{5: true, 700: true, 1100: true}
 	err := s.Tx(t.Context(), func(tx store.Tx) error {
 		for i := range n {
-			p := fhir.Resource{"resourceType": "Patient", "id": fmt.Sprintf("hx%d", i), "name": []any{map[string]any{"family": "hasfam"}}}
+			p := fhir.Resource{"resourceType": "Patient", "id": fmt.Sprintf("hx%d", i), "name": []any{map[string]any{"family": "hasfam"}},
+				"managingOrganization": map[string]any{"reference": "Organization/hxorg" + strconv.Itoa(i%2)}}
 			if _, _, err := tx.Put(t.Context(), p, store.Precondition{}); err != nil {
 				return err
 			}
@@ -413,5 +415,33 @@ func testRareHas(t *testing.T, s store.Store) {
 	page := run(t, s, Query(t, "Patient", "family=hasfam&_has:Observation:subject:code=urn:test|common&_total=accurate&_count=1"))
 	if page.Total != n-len(rare) {
 		t.Errorf("common: total %d, want %d", page.Total, n-len(rare))
+	}
+
+	// A chain with more targets than the planner follows to size it: the
+	// results of the 600 patients of one organization, rare or common.
+	for _, tc := range []struct {
+		params string
+		total  int
+	}{
+		{"code=urn:test|common&subject:Patient.organization=Organization/hxorg0", n/2 - 2},
+		{"code=urn:test|rare&subject:Patient.organization=Organization/hxorg0", 2},
+		{"code=urn:test|rare&subject:Patient.organization=Organization/hxorg1", 1},
+	} {
+		page := run(t, s, Query(t, "Observation", tc.params+"&_total=accurate&_count=5"))
+		if page.Total != tc.total || len(page.Resources) != min(tc.total, 5) {
+			t.Errorf("%s: total %d, %d on the page; want %d", tc.params, page.Total, len(page.Resources), tc.total)
+		}
+	}
+
+	// A deleted patient is found neither through a _has nor through a chain,
+	// though its observations still refer to it.
+	if _, err := del(t, s, "Patient", "hx700", store.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keys(run(t, s, Query(t, "Patient", "_has:Observation:subject:code=urn:test|rare"))), []string{"Patient/hx5", "Patient/hx1100"}; !slices.Equal(got, want) {
+		t.Errorf("after a delete, _has = %v, want %v", got, want)
+	}
+	if got, want := keys(run(t, s, Query(t, "Observation", "code=urn:test|rare&subject:Patient.organization=Organization/hxorg0"))), []string{"Observation/hxo1100"}; !slices.Equal(got, want) {
+		t.Errorf("after a delete, chain = %v, want %v", got, want)
 	}
 }
