@@ -29,7 +29,8 @@ var indexTables = map[search.Kind]*indexTable{
 	search.KindString: {"idx_string", []string{"value", "exact"}, func(dst []any, v *search.Value) []any {
 		return append(dst, v.String, v.Exact)
 	}},
-	search.KindToken: {"idx_token", []string{"system", "code", "text", "type_system", "type_code"}, func(dst []any, v *search.Value) []any {
+	// patient comes last, from the resource rather than the value (see add).
+	search.KindToken: {"idx_token", []string{"system", "code", "text", "type_system", "type_code", "patient"}, func(dst []any, v *search.Value) []any {
 		return append(dst, v.System, v.Code, v.Text, v.TypeSystem, v.TypeCode)
 	}},
 	search.KindReference: {"idx_reference", []string{"ref_type", "ref_id", "url", "ident_system", "ident_value"}, func(dst []any, v *search.Value) []any {
@@ -83,6 +84,13 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry, rowKeys
 		n[k]++
 		return seq<<rowKeyBits | (n[k] - 1)
 	}
+	patient := patientOf(entries)
+	row := func(kind search.Kind, param string, grp int64, v *search.Value) {
+		rows[kind] = indexTables[kind].values(append(rows[kind], first(kind), typ, param, grp), v)
+		if kind == search.KindToken {
+			rows[kind] = append(rows[kind], patient)
+		}
+	}
 	grp := int64(0)
 	for i := range entries {
 		e := &entries[i]
@@ -90,19 +98,17 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry, rowKeys
 			continue
 		}
 		if e.Kind != search.KindComposite {
-			t := indexTables[e.Kind]
-			rows[e.Kind] = t.values(append(rows[e.Kind], first(e.Kind), typ, e.Param, int64(0)), &e.Value)
+			row(e.Kind, e.Param, 0, &e.Value)
 			continue
 		}
 		grp++
 		for j := range e.Components {
 			c := &e.Components[j]
-			t := indexTables[c.Kind]
 			g := grp
 			if j > 0 {
 				g = -grp // left out of the value indexes: found by (seq, grp) only
 			}
-			rows[c.Kind] = t.values(append(rows[c.Kind], first(c.Kind), typ, componentParam(e.Param, j), g), c)
+			row(c.Kind, componentParam(e.Param, j), g, c)
 		}
 	}
 	if slices.Max(n[:]) > 1<<rowKeyBits {
@@ -110,6 +116,31 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry, rowKeys
 	}
 	return nil
 }
+
+// patientOf is the patient column of a resource's token rows: the id of the
+// Patient its `patient` parameter refers to, "" when none, manyPatients when
+// several.
+func patientOf(entries []search.Entry) string {
+	patient := ""
+	for i := range entries {
+		e := &entries[i]
+		if e.Param != patientParam || e.Kind != search.KindReference || e.Value.RefType != "Patient" || e.Value.RefID == patient {
+			continue
+		}
+		if patient != "" {
+			return manyPatients
+		}
+		patient = e.Value.RefID
+	}
+	return patient
+}
+
+// patientParam is the search parameter whose Patient fills the patient column
+// of token rows; manyPatients marks a resource with several.
+const (
+	patientParam = "patient"
+	manyPatients = "*"
+)
 
 // index returns the index rows of the heads: from the entries the caller gave
 // or Put began computing, else computed here in parallel (indexing runs

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"github.com/hip-platform/hip/internal/fhir/spec"
 	"strings"
 	"time"
 
@@ -29,6 +30,9 @@ const headJoin = " FROM resources h JOIN resource_versions v ON v.type = h.type 
 type reader struct {
 	d   *Dialect
 	run func(ctx context.Context, fn func(Conn) error) error
+	// params finds a type's search parameter by code (the Indexer's, when
+	// it can): nil when it cannot.
+	params func(typ, code string) *spec.SearchParam
 	// access is the limit of the search being run (search.Query.Access);
 	// perType: its matches' types have different limits.
 	access  *search.Access

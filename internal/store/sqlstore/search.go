@@ -63,11 +63,12 @@ type sqlQuery struct {
 	access *search.Access
 	// perType: the matches' types have different limits (selectMatches).
 	perType bool
+	params  func(typ, code string) *spec.SearchParam // reader.params
 }
 
 // newQuery begins a query of r's dialect.
 func (r reader) newQuery(now time.Time) *sqlQuery {
-	return &sqlQuery{now: now, rowKeys: r.d.RowKeys, access: r.access, perType: r.perType}
+	return &sqlQuery{now: now, rowKeys: r.d.RowKeys, access: r.access, perType: r.perType, params: r.params}
 }
 
 // restriction returns the clauses every resource of typ that the query
@@ -392,6 +393,12 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 			together = nil
 		}
 	}
+	// A chain through the patient that drives takes a code along (see
+	// patientCodes): paired is that code's clause.
+	paired := -1
+	if drive >= 0 && together == nil && !byID && len(types) == 1 && s.chainByPatient(types[0], clauses[drive]) {
+		paired = slices.IndexFunc(clauses, codeByPatient)
+	}
 	switch {
 	case byID || best == noDriver:
 		s.w(" FROM resources ", h, join, " WHERE NOT ", h, ".deleted")
@@ -431,6 +438,9 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 			}
 		case drive < 0:
 			s.compartmentSeqs(comp)
+		case paired >= 0:
+			chain := clauses[drive]
+			err = s.patientCodes(types, clauses[paired], chain.Conditions[0].Param.Code, func() error { return s.chainTargets(chain) }, nil)
 		default:
 			err = s.driver(types, clauses[drive])
 		}
@@ -448,7 +458,7 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 			// by seq: the driver's rows are the matches, no head is read.
 			s.w(") ", h, " WHERE 1 = 1")
 			for i, c := range clauses {
-				if i == drive || slices.Contains(together, i) {
+				if i == drive || i == paired || slices.Contains(together, i) {
 					continue
 				}
 				s.w(" AND ")
@@ -469,7 +479,7 @@ func (s *sqlQuery) selectFrom(h string, types []string, clauses []search.Clause,
 		s.compartmentProbe(bySeq, comp)
 	}
 	for i, c := range clauses {
-		if i == drive && !byID || slices.Contains(together, i) {
+		if i == drive && !byID || i == paired || slices.Contains(together, i) {
 			continue
 		}
 		s.w(" AND ")
@@ -965,6 +975,17 @@ func (s *sqlQuery) probe(h string, types []string, c search.Clause) error {
 		inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Has.Condition })
 		limits, err := s.restriction(hs.Type)
 		if err != nil {
+			return err
+		}
+		if len(c.Conditions) == 1 && slices.Equal(types, []string{"Patient"}) && s.byPatient(hs.Type, hs.Param) &&
+			codeByPatient(inner) && !slices.ContainsFunc(limits, func(c search.Clause) bool { return !probesBySeq(c) }) {
+			// The patient's rows of the code, one seek (see patientCodes).
+			s.w("EXISTS (")
+			err := s.patientCodes([]string{hs.Type}, inner, hs.Param.Code, func() error {
+				s.w("(", h, ".id)")
+				return nil
+			}, limits)
+			s.w(")")
 			return err
 		}
 		r, t := s.indexAlias("r"), s.newAlias("h")
@@ -1610,6 +1631,14 @@ func (s *sqlQuery) chainTail(r string, c search.Clause) error {
 	s.name(first.Param.Code)
 	s.w(" AND ", r, ".ref_type = ")
 	s.name(first.Chain.Type)
+	s.w(" AND ", r, ".ref_id IN ")
+	return s.chainTargets(c)
+}
+
+// chainTargets writes "(SELECT id …)" of the resources a chain's references
+// must point at: those of its target type that meet the chained values.
+func (s *sqlQuery) chainTargets(c search.Clause) error {
+	first := &c.Conditions[0]
 	inner := innerClause(c, func(c *search.Condition) search.Condition { return c.Chain.Condition })
 	limits, err := s.restriction(first.Chain.Type)
 	if err != nil {
@@ -1618,7 +1647,7 @@ func (s *sqlQuery) chainTail(r string, c search.Clause) error {
 	sample := s.chainSample
 	s.chainSample = 0 // the outermost chain only
 	t := s.newAlias("h")
-	s.w(" AND ", r, ".ref_id IN (SELECT ", t, ".id")
+	s.w("(SELECT ", t, ".id")
 	if err := s.selectFrom(t, []string{first.Chain.Type}, append([]search.Clause{inner}, limits...), nil, "", nil); err != nil {
 		return err
 	}
@@ -1627,6 +1656,125 @@ func (s *sqlQuery) chainTail(r string, c search.Clause) error {
 		s.arg(sample)
 	}
 	s.w(")")
+	return nil
+}
+
+// The patient column of token rows (idx_token.patient) holds the Patient of
+// the resource's `patient` parameter, or manyPatients. A chain through that
+// parameter to Patients, or a _has from Patients through it, combined with a
+// code then becomes one seek per patient into (type, param, code, system,
+// patient), instead of reading all of each patient's resources and probing
+// each for the code. Rows of resources with several patients are checked
+// through their reference rows.
+
+// byPatient tells whether reference parameter p of typ, narrowed to
+// Patients, has the values of typ's patient parameter: it is that
+// parameter, or the one that parameter narrows (Observation's subject, as
+// its patient is Observation.subject.where(resolve() is Patient)).
+func (s *sqlQuery) byPatient(typ string, p *spec.SearchParam) bool {
+	switch {
+	case p == nil || p.Type != "reference":
+		return false
+	case p.Code == patientParam:
+		return true
+	case s.params == nil:
+		return false
+	}
+	pp := s.params(typ, patientParam)
+	if pp == nil {
+		return false
+	}
+	own, patient := branchOf(p.Expression, typ), branchOf(pp.Expression, typ)
+	return own != "" && patient == own+".where(resolve() is Patient)"
+}
+
+// branchOf returns the one branch of a union expression that applies to typ
+// ("Observation.subject" of "… | Observation.subject | …"), or "" when there
+// is none or several.
+func branchOf(expr, typ string) string {
+	found := ""
+	for b := range strings.SplitSeq(expr, "|") {
+		b = strings.TrimSpace(b)
+		if b == typ || strings.HasPrefix(b, typ+".") {
+			if found != "" {
+				return ""
+			}
+			found = b
+		}
+	}
+	return found
+}
+
+// chainByPatient tells whether clause c of a search of typ is one chain to
+// Patients through typ's patient parameter.
+func (s *sqlQuery) chainByPatient(typ string, c search.Clause) bool {
+	if len(c.Conditions) != 1 {
+		return false
+	}
+	k := &c.Conditions[0]
+	return k.Chain != nil && k.Chain.Type == "Patient" && s.byPatient(typ, k.Param)
+}
+
+// codeByPatient tells whether clause c can be matched through the patient
+// column: every condition a plain code of a token parameter.
+func codeByPatient(c search.Clause) bool {
+	for i := range c.Conditions {
+		k := &c.Conditions[i]
+		if k.Chain != nil || k.Has != nil || k.None != nil || k.Param == nil || k.Param.Type != "token" ||
+			k.Modifier != search.ModifierNone || k.Token == nil || k.Token.Code == "" || onResources(k.Param.Code) {
+			return false
+		}
+	}
+	return true
+}
+
+// patientCodes writes "SELECT seq" of the resources of types with a token
+// row of code (a clause that codeByPatient allows) whose patient is one of
+// ids: those of one patient column value, then those with several patients
+// whose reference rows of param point at one of ids. ids writes a
+// parenthesised list or SELECT of Patient ids. Each resource is probed for
+// the clauses limits, which all probe by seq.
+func (s *sqlQuery) patientCodes(types []string, code search.Clause, param string, ids func() error, limits []search.Clause) error {
+	union := " UNION "
+	if s.counting {
+		union = " UNION ALL " // grouped by the caller
+	}
+	for i, many := range []bool{false, true} {
+		x := s.indexAlias("x")
+		if i == 0 {
+			s.w(s.selectSeqs(), s.seqOf(x), " AS seq")
+		} else {
+			s.w(union, "SELECT ", s.seqOf(x), " AS seq")
+		}
+		if err := s.valueRows(x, search.KindToken, types, code); err != nil {
+			return err
+		}
+		for _, c := range limits {
+			s.w(" AND ")
+			if err := s.probe(x, types, c); err != nil {
+				return err
+			}
+		}
+		if !many {
+			s.w(" AND ", x, ".patient IN ")
+			if err := ids(); err != nil {
+				return err
+			}
+			continue
+		}
+		r := s.indexAlias("r")
+		s.w(" AND ", x, ".patient = ")
+		s.arg(manyPatients)
+		s.w(" AND EXISTS (SELECT 1 FROM idx_reference ", r, " WHERE ")
+		s.rowsOf(r, s.seqOf(x))
+		s.w(" AND ", r, ".grp >= 0 AND ", r, ".param = ")
+		s.name(param)
+		s.w(" AND ", r, ".ref_type = 'Patient' AND ", r, ".ref_id IN ")
+		if err := ids(); err != nil {
+			return err
+		}
+		s.w(")")
+	}
 	return nil
 }
 
@@ -1765,7 +1913,7 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (*store.SearchPage,
 	var page *store.SearchPage
 	err := s.pool.Read(ctx, func(c Conn) error {
 		var err error
-		page, err = reader{d: s.d, run: func(_ context.Context, fn func(Conn) error) error { return fn(c) }}.Search(ctx, q)
+		page, err = reader{d: s.d, params: s.params, run: func(_ context.Context, fn func(Conn) error) error { return fn(c) }}.Search(ctx, q)
 		return err
 	})
 	return page, err

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hip-platform/hip/internal/fhir/spec"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -147,6 +148,11 @@ func Open(ctx context.Context, pool Pool, d *Dialect, opts store.Options) (*Stor
 	}
 	s := &Store{pool: pool, d: d, ix: opts.Indexer, log: opts.Logger, indexSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.reader = reader{d: d, run: pool.Read}
+	if ps, ok := opts.Indexer.(interface {
+		Param(typ, code string) *spec.SearchParam
+	}); ok {
+		s.reader.params = ps.Param
+	}
 	s.audit = pool
 	applied, err := s.migrate(ctx, pool, d.Migrations, "migrations")
 	if err != nil {

@@ -76,7 +76,7 @@ func newTx(s *Store, c Conn) *tx {
 		docs: map[key]fhir.Resource{}, indexed: map[key][]search.Entry{}, indexing: map[key]*indexJob{},
 		locked: map[key]store.Resource{}, ix: s.ix, slots: s.indexSlots, log: s.log}
 	d := s.d
-	t.reader = reader{d: d, run: func(ctx context.Context, fn func(Conn) error) error {
+	t.reader = reader{d: d, params: s.params, run: func(ctx context.Context, fn func(Conn) error) error {
 		if err := t.flush(ctx); err != nil {
 			return err
 		}

@@ -284,6 +284,18 @@ func testLargeClauses(t *testing.T, s store.Store) {
 			if _, _, err := tx.Put(t.Context(), obs, store.Precondition{}); err != nil {
 				return err
 			}
+			// Every tenth appointment but one has two patients: its token rows
+			// cannot name one (manyPatients).
+			participants := []any{map[string]any{"actor": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i)}, "status": "accepted"}}
+			if i%10 == 1 {
+				participants = append(participants, map[string]any{"actor": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i+1)}, "status": "accepted"})
+			}
+			appt := fhir.Resource{"resourceType": "Appointment", "id": fmt.Sprintf("hxa%d", i), "status": "booked",
+				"serviceType": []any{map[string]any{"coding": []any{map[string]any{"system": "urn:test", "code": "visit"}}}},
+				"participant": participants}
+			if _, _, err := tx.Put(t.Context(), appt, store.Precondition{}); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -394,6 +406,18 @@ func testRareHas(t *testing.T, s store.Store) {
 			if _, _, err := tx.Put(t.Context(), obs, store.Precondition{}); err != nil {
 				return err
 			}
+			// Every tenth appointment but one has two patients: its token rows
+			// cannot name one (manyPatients).
+			participants := []any{map[string]any{"actor": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i)}, "status": "accepted"}}
+			if i%10 == 1 {
+				participants = append(participants, map[string]any{"actor": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i+1)}, "status": "accepted"})
+			}
+			appt := fhir.Resource{"resourceType": "Appointment", "id": fmt.Sprintf("hxa%d", i), "status": "booked",
+				"serviceType": []any{map[string]any{"coding": []any{map[string]any{"system": "urn:test", "code": "visit"}}}},
+				"participant": participants}
+			if _, _, err := tx.Put(t.Context(), appt, store.Precondition{}); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -426,10 +450,42 @@ func testRareHas(t *testing.T, s store.Store) {
 		{"code=urn:test|common&subject:Patient.organization=Organization/hxorg0", n/2 - 2},
 		{"code=urn:test|rare&subject:Patient.organization=Organization/hxorg0", 2},
 		{"code=urn:test|rare&subject:Patient.organization=Organization/hxorg1", 1},
+		{"code=urn:test|common&patient:Patient.organization=Organization/hxorg1", n/2 - 1},
 	} {
 		page := run(t, s, Query(t, "Observation", tc.params+"&_total=accurate&_count=5"))
 		if page.Total != tc.total || len(page.Resources) != min(tc.total, 5) {
 			t.Errorf("%s: total %d, %d on the page; want %d", tc.params, page.Total, len(page.Resources), tc.total)
+		}
+	}
+	// The same through appointments, some of two patients: org0's patients
+	// are in the 600 appointments of an even patient and the 120 of an odd
+	// one with an even second patient.
+	for _, tc := range []struct {
+		params string
+		total  int
+	}{
+		{"service-type=urn:test|visit&patient:Patient.organization=Organization/hxorg0", n/2 + n/10},
+		{"service-type=urn:test|visit&patient:Patient.organization=Organization/hxorg1", n / 2},
+		{"service-type=urn:test|visit&patient:Patient.organization=Organization/hxorg1&_sort=-_lastUpdated", n / 2},
+	} {
+		page := run(t, s, Query(t, "Appointment", tc.params+"&_total=accurate&_count=5"))
+		if page.Total != tc.total || len(page.Resources) != min(tc.total, 5) {
+			t.Errorf("%s: total %d, %d on the page; want %d", tc.params, page.Total, len(page.Resources), tc.total)
+		}
+	}
+
+	// A _has probed for each patient finds one in an appointment of two.
+	for _, tc := range []struct {
+		params string
+		want   []string
+	}{
+		{"_id=hx1,hx2,hx3&_has:Appointment:patient:service-type=urn:test|visit", []string{"Patient/hx1", "Patient/hx2", "Patient/hx3"}},
+		{"_id=hx1,hx2,hx3&_has:Appointment:patient:service-type=urn:test|none", nil},
+		{"_id=hx1,hx2&_has:Observation:subject:code=urn:test|common&_has:Observation:patient:code=urn:test|common", []string{"Patient/hx1", "Patient/hx2"}},
+		{"_id=hx4,hx5,hx6&_has:Observation:subject:code=urn:test|rare", []string{"Patient/hx5"}},
+	} {
+		if got := keys(run(t, s, Query(t, "Patient", tc.params))); !slices.Equal(got, tc.want) {
+			t.Errorf("%s = %v, want %v", tc.params, got, tc.want)
 		}
 	}
 

@@ -1,0 +1,18 @@
+-- The patient a token row's resource belongs to: the id of the Patient its
+-- type's `patient` search parameter refers to, '' when it refers to none, '*'
+-- when to several (a search then checks such rows through idx_reference).
+-- With it one seek finds a patient's rows of one code: a chain through the
+-- patient (the results of one test for the residents a clinic manages) and a
+-- _has through it (the residents with a diagnosis) no longer read every
+-- resource of every patient to probe its code.
+ALTER TABLE idx_token ADD COLUMN patient TEXT NOT NULL DEFAULT '';
+
+CREATE TEMP TABLE token_patient (seq INTEGER PRIMARY KEY, patient TEXT NOT NULL);
+INSERT INTO token_patient (seq, patient)
+	SELECT k >> 20, CASE WHEN count(DISTINCT ref_id) = 1 THEN max(ref_id) ELSE '*' END
+	FROM idx_reference WHERE param = 'patient' AND ref_type = 'Patient' AND grp >= 0
+	GROUP BY k >> 20;
+UPDATE idx_token SET patient = token_patient.patient FROM token_patient WHERE token_patient.seq = idx_token.k >> 20;
+DROP TABLE token_patient;
+
+CREATE INDEX idx_token_patient ON idx_token (type, param, code, system, patient) WHERE grp >= 0 AND patient <> '';
