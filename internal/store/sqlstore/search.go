@@ -1755,6 +1755,8 @@ func (s *sqlQuery) patientCodes(types []string, code search.Clause, param string
 				return err
 			}
 		}
+		// patient <> '' lets the engines use the partial patient index.
+		s.w(" AND ", x, ".patient <> ''")
 		if !many {
 			s.w(" AND ", x, ".patient IN ")
 			if err := ids(); err != nil {

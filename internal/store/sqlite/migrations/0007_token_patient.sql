@@ -16,3 +16,8 @@ UPDATE idx_token SET patient = token_patient.patient FROM token_patient WHERE to
 DROP TABLE token_patient;
 
 CREATE INDEX idx_token_patient ON idx_token (type, param, code, system, patient) WHERE grp >= 0 AND patient <> '';
+
+-- Statistics for the new index, so that the planner weighs it against
+-- idx_token_code (ANALYZE at the end of bulk loads keeps them).
+PRAGMA analysis_limit = 2000;
+ANALYZE idx_token_patient;
