@@ -88,7 +88,11 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry, rowKeys
 	row := func(kind search.Kind, param string, grp int64, v *search.Value) {
 		rows[kind] = indexTables[kind].values(append(rows[kind], first(kind), typ, param, grp), v)
 		if kind == search.KindToken {
-			rows[kind] = append(rows[kind], patient)
+			if param == patientCodeParam {
+				rows[kind] = append(rows[kind], patient)
+			} else {
+				rows[kind] = append(rows[kind], "")
+			}
 		}
 	}
 	grp := int64(0)
@@ -117,9 +121,9 @@ func (rows indexRows) add(seq int64, typ string, entries []search.Entry, rowKeys
 	return nil
 }
 
-// patientOf is the patient column of a resource's token rows: the id of the
-// Patient its `patient` parameter refers to, "" when none, manyPatients when
-// several.
+// patientOf is the patient column of a resource's rows of patientCodeParam:
+// the id of the Patient its `patient` parameter refers to, "" when none,
+// manyPatients when several.
 func patientOf(entries []search.Entry) string {
 	patient := ""
 	for i := range entries {
@@ -136,10 +140,14 @@ func patientOf(entries []search.Entry) string {
 }
 
 // patientParam is the search parameter whose Patient fills the patient column
-// of token rows; manyPatients marks a resource with several.
+// of the token rows of patientCodeParam (the clinical code: a test, a
+// diagnosis, a drug — what a clinic's panel or a register is filtered by;
+// the other token rows leave it empty, which spares their index entries);
+// manyPatients marks a resource with several.
 const (
-	patientParam = "patient"
-	manyPatients = "*"
+	patientParam     = "patient"
+	patientCodeParam = "code"
+	manyPatients     = "*"
 )
 
 // index returns the index rows of the heads: from the entries the caller gave

@@ -1659,8 +1659,8 @@ func (s *sqlQuery) chainTargets(c search.Clause) error {
 	return nil
 }
 
-// The patient column of token rows (idx_token.patient) holds the Patient of
-// the resource's `patient` parameter, or manyPatients. A chain through that
+// The patient column of the code's token rows (idx_token.patient) holds the
+// Patient of the resource's `patient` parameter, or manyPatients. A chain through that
 // parameter to Patients, or a _has from Patients through it, combined with a
 // code then becomes one seek per patient into (type, param, code, system,
 // patient), instead of reading all of each patient's resources and probing
@@ -1716,12 +1716,12 @@ func (s *sqlQuery) chainByPatient(typ string, c search.Clause) bool {
 }
 
 // codeByPatient tells whether clause c can be matched through the patient
-// column: every condition a plain code of a token parameter.
+// column: every condition a plain value of the code parameter.
 func codeByPatient(c search.Clause) bool {
 	for i := range c.Conditions {
 		k := &c.Conditions[i]
-		if k.Chain != nil || k.Has != nil || k.None != nil || k.Param == nil || k.Param.Type != "token" ||
-			k.Modifier != search.ModifierNone || k.Token == nil || k.Token.Code == "" || onResources(k.Param.Code) {
+		if k.Chain != nil || k.Has != nil || k.None != nil || k.Param == nil || k.Param.Code != patientCodeParam ||
+			k.Param.Type != "token" || k.Modifier != search.ModifierNone || k.Token == nil || k.Token.Code == "" {
 			return false
 		}
 	}

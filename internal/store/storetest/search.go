@@ -22,9 +22,22 @@ var (
 		if err != nil {
 			return nil, err
 		}
-		return search.NewIndexer(defs)
+		ix, err := search.NewIndexer(defs)
+		if err != nil {
+			return nil, err
+		}
+		return ix, ix.Add(groupPatient)
 	})
 )
+
+// groupPatient is a custom parameter of the shared test indexer: R4 gives no
+// type both a code and a patient parameter of several patients, and the
+// store must still find such resources through the patient column
+// (testRareHas).
+var groupPatient = &spec.SearchParam{
+	URL: "https://hip-platform.github.io/fhir/test/SearchParameter/group-patient", Name: "patient", Code: "patient",
+	Base: []string{"Group"}, Type: "reference", Expression: "Group.member.entity.where(resolve() is Patient)", Target: []string{"Patient"},
+}
 
 // Options returns store options for a test: the Indexer.
 func Options(t testing.TB) store.Options {
@@ -58,7 +71,7 @@ func Query(t testing.TB, typ, params string) *search.Query {
 	if typ != "" {
 		types = []string{typ}
 	}
-	q, _, err := search.NewParser(defs, search.NormalizeString).Parse(types, values, true)
+	q, _, err := search.NewParser(defs, search.NormalizeString).WithParams(Indexer(t).Param).Parse(types, values, true)
 	if err != nil {
 		t.Fatalf("parse %s?%s: %v", typ, params, err)
 	}
@@ -284,16 +297,15 @@ func testLargeClauses(t *testing.T, s store.Store) {
 			if _, _, err := tx.Put(t.Context(), obs, store.Precondition{}); err != nil {
 				return err
 			}
-			// Every tenth appointment but one has two patients: its token rows
-			// cannot name one (manyPatients).
-			participants := []any{map[string]any{"actor": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i)}, "status": "accepted"}}
+			// Every tenth group but one has two patients (groupPatient): its
+			// code's row cannot name one (manyPatients).
+			members := []any{map[string]any{"entity": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i)}}}
 			if i%10 == 1 {
-				participants = append(participants, map[string]any{"actor": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i+1)}, "status": "accepted"})
+				members = append(members, map[string]any{"entity": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i+1)}})
 			}
-			appt := fhir.Resource{"resourceType": "Appointment", "id": fmt.Sprintf("hxa%d", i), "status": "booked",
-				"serviceType": []any{map[string]any{"coding": []any{map[string]any{"system": "urn:test", "code": "visit"}}}},
-				"participant": participants}
-			if _, _, err := tx.Put(t.Context(), appt, store.Precondition{}); err != nil {
+			group := fhir.Resource{"resourceType": "Group", "id": fmt.Sprintf("hxg%d", i), "type": "person", "actual": true,
+				"code": map[string]any{"coding": []any{map[string]any{"system": "urn:test", "code": "visit"}}}, "member": members}
+			if _, _, err := tx.Put(t.Context(), group, store.Precondition{}); err != nil {
 				return err
 			}
 		}
@@ -406,16 +418,15 @@ func testRareHas(t *testing.T, s store.Store) {
 			if _, _, err := tx.Put(t.Context(), obs, store.Precondition{}); err != nil {
 				return err
 			}
-			// Every tenth appointment but one has two patients: its token rows
-			// cannot name one (manyPatients).
-			participants := []any{map[string]any{"actor": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i)}, "status": "accepted"}}
+			// Every tenth group but one has two patients (groupPatient): its
+			// code's row cannot name one (manyPatients).
+			members := []any{map[string]any{"entity": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i)}}}
 			if i%10 == 1 {
-				participants = append(participants, map[string]any{"actor": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i+1)}, "status": "accepted"})
+				members = append(members, map[string]any{"entity": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i+1)}})
 			}
-			appt := fhir.Resource{"resourceType": "Appointment", "id": fmt.Sprintf("hxa%d", i), "status": "booked",
-				"serviceType": []any{map[string]any{"coding": []any{map[string]any{"system": "urn:test", "code": "visit"}}}},
-				"participant": participants}
-			if _, _, err := tx.Put(t.Context(), appt, store.Precondition{}); err != nil {
+			group := fhir.Resource{"resourceType": "Group", "id": fmt.Sprintf("hxg%d", i), "type": "person", "actual": true,
+				"code": map[string]any{"coding": []any{map[string]any{"system": "urn:test", "code": "visit"}}}, "member": members}
+			if _, _, err := tx.Put(t.Context(), group, store.Precondition{}); err != nil {
 				return err
 			}
 		}
@@ -457,30 +468,30 @@ func testRareHas(t *testing.T, s store.Store) {
 			t.Errorf("%s: total %d, %d on the page; want %d", tc.params, page.Total, len(page.Resources), tc.total)
 		}
 	}
-	// The same through appointments, some of two patients: org0's patients
-	// are in the 600 appointments of an even patient and the 120 of an odd
-	// one with an even second patient.
+	// The same through groups, some of two patients: org0's patients are in
+	// the 600 groups of an even patient and the 120 of an odd one with an
+	// even second patient.
 	for _, tc := range []struct {
 		params string
 		total  int
 	}{
-		{"service-type=urn:test|visit&patient:Patient.organization=Organization/hxorg0", n/2 + n/10},
-		{"service-type=urn:test|visit&patient:Patient.organization=Organization/hxorg1", n / 2},
-		{"service-type=urn:test|visit&patient:Patient.organization=Organization/hxorg1&_sort=-_lastUpdated", n / 2},
+		{"code=urn:test|visit&patient:Patient.organization=Organization/hxorg0", n/2 + n/10},
+		{"code=urn:test|visit&patient:Patient.organization=Organization/hxorg1", n / 2},
+		{"code=urn:test|visit&patient:Patient.organization=Organization/hxorg1&_sort=-_lastUpdated", n / 2},
 	} {
-		page := run(t, s, Query(t, "Appointment", tc.params+"&_total=accurate&_count=5"))
+		page := run(t, s, Query(t, "Group", tc.params+"&_total=accurate&_count=5"))
 		if page.Total != tc.total || len(page.Resources) != min(tc.total, 5) {
 			t.Errorf("%s: total %d, %d on the page; want %d", tc.params, page.Total, len(page.Resources), tc.total)
 		}
 	}
 
-	// A _has probed for each patient finds one in an appointment of two.
+	// A _has probed for each patient finds one in a group of two.
 	for _, tc := range []struct {
 		params string
 		want   []string
 	}{
-		{"_id=hx1,hx2,hx3&_has:Appointment:patient:service-type=urn:test|visit", []string{"Patient/hx1", "Patient/hx2", "Patient/hx3"}},
-		{"_id=hx1,hx2,hx3&_has:Appointment:patient:service-type=urn:test|none", nil},
+		{"_id=hx1,hx2,hx3&_has:Group:patient:code=urn:test|visit", []string{"Patient/hx1", "Patient/hx2", "Patient/hx3"}},
+		{"_id=hx1,hx2,hx3&_has:Group:patient:code=urn:test|none", nil},
 		{"_id=hx1,hx2&_has:Observation:subject:code=urn:test|common&_has:Observation:patient:code=urn:test|common", []string{"Patient/hx1", "Patient/hx2"}},
 		{"_id=hx4,hx5,hx6&_has:Observation:subject:code=urn:test|rare", []string{"Patient/hx5"}},
 	} {
