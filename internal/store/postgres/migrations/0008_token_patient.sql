@@ -5,7 +5,9 @@
 -- code: a chain through the patient (the results of one test for the
 -- residents a clinic manages) and a _has through it (the residents with a
 -- diagnosis) no longer read every resource of every patient to probe its
--- code. Other token rows leave it '' and stay out of the index.
+-- code. Other token rows leave it '' and stay out of the index. param is
+-- not an index column: PostgreSQL drops a condition its predicate implies
+-- from the index conditions, and could then not seek past it.
 ALTER TABLE idx_token ADD COLUMN patient text NOT NULL DEFAULT '';
 
 UPDATE idx_token t SET patient = p.patient
@@ -14,4 +16,4 @@ UPDATE idx_token t SET patient = p.patient
 		GROUP BY seq) p
 	WHERE t.seq = p.seq AND t.param = 'code';
 
-CREATE INDEX idx_token_patient ON idx_token (type, param, code, system, patient, seq) WHERE grp >= 0 AND param = 'code' AND patient <> '';
+CREATE INDEX idx_token_patient ON idx_token (type, patient, code, system, seq) WHERE grp >= 0 AND param = 'code' AND patient <> '';
