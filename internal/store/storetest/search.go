@@ -297,17 +297,6 @@ func testLargeClauses(t *testing.T, s store.Store) {
 			if _, _, err := tx.Put(t.Context(), obs, store.Precondition{}); err != nil {
 				return err
 			}
-			// Every tenth group but one has two patients (groupPatient): its
-			// code's row cannot name one (manyPatients).
-			members := []any{map[string]any{"entity": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i)}}}
-			if i%10 == 1 {
-				members = append(members, map[string]any{"entity": map[string]any{"reference": fmt.Sprintf("Patient/hx%d", i+1)}})
-			}
-			group := fhir.Resource{"resourceType": "Group", "id": fmt.Sprintf("hxg%d", i), "type": "person", "actual": true,
-				"code": map[string]any{"coding": []any{map[string]any{"system": "urn:test", "code": "visit"}}}, "member": members}
-			if _, _, err := tx.Put(t.Context(), group, store.Precondition{}); err != nil {
-				return err
-			}
 		}
 		return nil
 	})
