@@ -1660,12 +1660,12 @@ func (s *sqlQuery) chainTargets(c search.Clause) error {
 }
 
 // The patient column of the code's token rows (idx_token.patient) holds the
-// Patient of the resource's `patient` parameter, or manyPatients. A chain through that
-// parameter to Patients, or a _has from Patients through it, combined with a
-// code then becomes one seek per patient into (type, param, code, system,
-// patient), instead of reading all of each patient's resources and probing
-// each for the code. Rows of resources with several patients are checked
-// through their reference rows.
+// Patient of the resource's `patient` parameter, or manyPatients. A chain
+// through that parameter to Patients, or a _has from Patients through it,
+// combined with a code then becomes one seek per patient into (type,
+// patient, code, system), instead of reading all of each patient's resources
+// and probing each for the code. Rows of resources with several patients are
+// checked through their reference rows.
 
 // byPatient tells whether reference parameter p of typ, narrowed to
 // Patients, has the values of typ's patient parameter: it is that
